@@ -1,1 +1,173 @@
-fn main() {}
+//! `wenzi`: recognize the text in images from the shell.
+//!
+//! `wenzi IMAGE...` prints each image's lines; `--json`/`--jsonl` print lines with boxes and
+//! confidences; `-` reads an image from stdin.
+
+mod draw;
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use wenzi::{DetectorKind, Engine, ModelSet, Page};
+
+#[derive(Parser, Debug)]
+#[command(name = "wenzi", version, about = "Chinese + English OCR: print the text lines of images")]
+struct Cli {
+    /// Image files (PNG, JPEG, BMP, GIF, WebP, TIFF, PNM); `-` reads one from stdin.
+    #[arg(required = true)]
+    images: Vec<String>,
+    /// Print one pretty JSON object per image: {"file","lines":[{"text","confidence","box"}],"ms"}.
+    #[arg(long, conflicts_with = "jsonl")]
+    json: bool,
+    /// Print one compact JSON object per image per line, in the order given.
+    #[arg(long)]
+    jsonl: bool,
+    /// Line detector: db (neural), classic (no network), auto (db, single lines shortcut).
+    #[arg(long, default_value = "auto")]
+    detector: DetectorKind,
+    /// Model generation: v4 (fast) or v6.
+    #[arg(long, default_value = "v4")]
+    models: ModelSet,
+    /// Inference threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Read the .onnx models from this folder instead of the bundled copies.
+    #[arg(long)]
+    model_dir: Option<PathBuf>,
+    /// Do not turn upside-down lines (skips the orientation network).
+    #[arg(long)]
+    no_orientation: bool,
+    /// Write the (first) image with numbered line boxes to this PNG file.
+    #[arg(long, value_name = "OUT.png")]
+    draw: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut builder = Engine::builder()
+        .detector(cli.detector)
+        .models(cli.models)
+        .classify_orientation(!cli.no_orientation)
+        .threads(cli.threads);
+    if let Some(dir) = &cli.model_dir {
+        builder = builder.model_dir(dir);
+    }
+    let engine = match builder.build() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("wenzi: {e}");
+            return ExitCode::from(2);
+        }
+    };
+
+    let progress = (cli.images.len() > 3 && !cli.json).then(|| {
+        let bar = indicatif::ProgressBar::new(cli.images.len() as u64);
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        bar
+    });
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut failures = 0usize;
+    for (index, name) in cli.images.iter().enumerate() {
+        let result = read_input(name).and_then(|bytes| {
+            let t = Instant::now();
+            let page = engine.recognize(&bytes).map_err(|e| e.to_string())?;
+            Ok((bytes, page, t.elapsed().as_secs_f64() * 1e3))
+        });
+        match result {
+            Ok((bytes, page, ms)) => {
+                let printed = if cli.jsonl {
+                    writeln!(out, "{}", page_json(name, &page, ms))
+                } else if cli.json {
+                    writeln!(out, "{:#}", page_json(name, &page, ms))
+                } else {
+                    page.lines.iter().try_for_each(|l| writeln!(out, "{}", l.text))
+                };
+                if printed.is_err() {
+                    return ExitCode::from(1); // stdout closed (e.g. piped into `head`)
+                }
+                if index == 0 {
+                    if let Some(path) = &cli.draw {
+                        if let Err(e) = draw_to(path, &bytes, &page) {
+                            eprintln!("wenzi: --draw {}: {e}", path.display());
+                            failures += 1;
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                if let Some(bar) = &progress {
+                    bar.suspend(|| eprintln!("wenzi: {name}: {e}"));
+                } else {
+                    eprintln!("wenzi: {name}: {e}");
+                }
+                if cli.jsonl {
+                    // Keep one object per image so batch readers stay aligned.
+                    let obj = serde_json::json!({"file": name, "lines": [], "ms": 0.0, "error": e});
+                    let _ = writeln!(out, "{obj}");
+                }
+            }
+        }
+        let _ = out.flush();
+        if let Some(bar) = &progress {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    if failures > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn read_input(name: &str) -> Result<Vec<u8>, String> {
+    if name == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read stdin: {e}"))?;
+        Ok(bytes)
+    } else {
+        std::fs::read(name).map_err(|e| format!("cannot read file: {e}"))
+    }
+}
+
+fn page_json(file: &str, page: &Page, ms: f64) -> serde_json::Value {
+    let lines: Vec<_> = page
+        .lines
+        .iter()
+        .map(|l| {
+            let quad: Vec<[f64; 2]> = l
+                .quad
+                .iter()
+                .map(|p| [round1(p[0] as f64), round1(p[1] as f64)])
+                .collect();
+            serde_json::json!({"text": l.text, "confidence": round3(l.confidence as f64), "box": quad})
+        })
+        .collect();
+    serde_json::json!({"file": file, "lines": lines, "ms": round1(ms)})
+}
+
+fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+fn draw_to(path: &PathBuf, bytes: &[u8], page: &Page) -> Result<(), String> {
+    let mut image = image::load_from_memory(bytes)
+        .map_err(|e| format!("cannot decode for drawing: {e}"))?
+        .to_rgb8();
+    let quads: Vec<_> = page.lines.iter().map(|l| l.quad).collect();
+    draw::draw_boxes(&mut image, &quads);
+    image.save_with_format(path, image::ImageFormat::Png).map_err(|e| e.to_string())
+}

@@ -1,0 +1,350 @@
+//! The OCR pipeline: decode → detect lines → crop → orientation → recognize.
+
+use std::time::Instant;
+
+use image::RgbImage;
+use ndarray::Ix4;
+use wenzi_detect::TextBox;
+use wenzi_nn::Model;
+use wenzi_recognize::{OrientationClassifier, Recognizer};
+
+use crate::models::{model_bytes, ModelSet, ModelSource, CLS_FILE};
+use crate::{Error, Line, Page, Timings};
+
+/// How text lines are found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DetectorKind {
+    /// The PP-OCR DB network: robust on photos, screenshots and degraded scans.
+    Db,
+    /// Connected components and projection profiles, no network: fast on clean pages.
+    Classic,
+    /// An image that is itself one text line goes straight to the recognizer; anything else
+    /// goes through the DB network. The default.
+    #[default]
+    Auto,
+}
+
+impl std::str::FromStr for DetectorKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.to_ascii_lowercase().as_str() {
+            "db" => Ok(DetectorKind::Db),
+            "classic" => Ok(DetectorKind::Classic),
+            "auto" => Ok(DetectorKind::Auto),
+            other => Err(Error::Config(format!(
+                "unknown detector `{other}` (use db, classic or auto)"
+            ))),
+        }
+    }
+}
+
+/// Resource bounds for one recognition. Each one, when hit, gives a documented error.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Most pixels (width × height) an image may have; checked from the header before
+    /// decoding. Default 50 megapixels → [`Error::ImageTooLarge`].
+    pub max_pixels: u64,
+    /// Most text lines one page may hold. Default 2,000 → [`Error::LimitExceeded`].
+    pub max_lines: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_pixels: 50_000_000,
+            max_lines: 2_000,
+        }
+    }
+}
+
+/// Configures and builds an [`Engine`].
+#[derive(Debug, Clone)]
+pub struct EngineBuilder {
+    detector: DetectorKind,
+    models: ModelSet,
+    source: ModelSource,
+    classify_orientation: bool,
+    threads: Option<usize>,
+    limits: Limits,
+    min_confidence: f32,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        Self {
+            detector: DetectorKind::default(),
+            models: ModelSet::default(),
+            source: ModelSource::default(),
+            classify_orientation: true,
+            threads: None,
+            limits: Limits::default(),
+            min_confidence: 0.5,
+        }
+    }
+}
+
+impl EngineBuilder {
+    pub fn detector(mut self, kind: DetectorKind) -> Self {
+        self.detector = kind;
+        self
+    }
+    pub fn models(mut self, set: ModelSet) -> Self {
+        self.models = set;
+        self
+    }
+    /// Read models from this folder instead of the bundled copies.
+    pub fn model_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.source = ModelSource::Dir(dir.into());
+        self
+    }
+    /// Turn upside-down lines with the cls network (on by default).
+    pub fn classify_orientation(mut self, on: bool) -> Self {
+        self.classify_orientation = on;
+        self
+    }
+    /// Threads for inference; `None` (default) uses rayon's global pool (all cores).
+    pub fn threads(mut self, threads: Option<usize>) -> Self {
+        self.threads = threads;
+        self
+    }
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+    /// Lines recognized with a lower mean character probability are dropped (default 0.5):
+    /// they are nearly always detector noise (texture, pictures) read as random symbols.
+    pub fn min_confidence(mut self, p: f32) -> Self {
+        self.min_confidence = p;
+        self
+    }
+
+    /// Loads the models and builds the engine.
+    pub fn build(self) -> Result<Engine, Error> {
+        let load = |which: &'static str, file: &str| -> Result<Model, Error> {
+            let bytes = model_bytes(&self.source, file)?;
+            Model::load(&bytes).map_err(|e| Error::ModelLoad {
+                which,
+                message: e.to_string(),
+            })
+        };
+        let (det_file, rec_file) = self.models.file_names();
+        let det = match self.detector {
+            DetectorKind::Classic => None,
+            DetectorKind::Db | DetectorKind::Auto => Some(load("detection", det_file)?),
+        };
+        let rec = Recognizer::new(load("recognition", rec_file)?).map_err(|e| Error::ModelLoad {
+            which: "recognition",
+            message: e.to_string(),
+        })?;
+        let cls = if self.classify_orientation {
+            Some(OrientationClassifier::new(load("orientation", CLS_FILE)?))
+        } else {
+            None
+        };
+        let pool = match self.threads {
+            Some(0) => return Err(Error::Config("threads must be at least 1".into())),
+            Some(n) => Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .thread_name(|i| format!("wenzi-{i}"))
+                    .build()
+                    .map_err(|e| Error::Config(format!("cannot start {n} threads: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(Engine {
+            detector: self.detector,
+            det,
+            cls,
+            rec,
+            pool,
+            limits: self.limits,
+            min_confidence: self.min_confidence,
+        })
+    }
+}
+
+/// A loaded OCR pipeline. `Send + Sync`: one engine serves many threads at once.
+pub struct Engine {
+    detector: DetectorKind,
+    det: Option<Model>,
+    cls: Option<OrientationClassifier>,
+    rec: Recognizer,
+    pool: Option<rayon::ThreadPool>,
+    limits: Limits,
+    min_confidence: f32,
+}
+
+/// Largest crop height handed to the recognizer before its own resize to 48 rows; taller
+/// crops are scaled while warping, so a huge box never makes a huge intermediate image.
+const MAX_CROP_HEIGHT: u32 = 2 * wenzi_recognize::LINE_HEIGHT;
+
+impl Engine {
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The limits this engine enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Recognizes the text of one encoded image (format sniffed from the bytes).
+    pub fn recognize(&self, bytes: &[u8]) -> Result<Page, Error> {
+        let start = Instant::now();
+        let limits = wenzi_preprocess::DecodeLimits {
+            max_pixels: self.limits.max_pixels,
+            ..Default::default()
+        };
+        let image = wenzi_preprocess::decode(bytes, &limits)?;
+        let decode = start.elapsed();
+        let mut page = self.recognize_image(&image)?;
+        page.timings.decode = decode;
+        page.timings.total = start.elapsed();
+        Ok(page)
+    }
+
+    /// Recognizes the text of a decoded image.
+    pub fn recognize_image(&self, image: &RgbImage) -> Result<Page, Error> {
+        let (w, h) = image.dimensions();
+        if w == 0 || h == 0 {
+            return Err(Error::InvalidImage("the image has a zero side".into()));
+        }
+        if (w as u64) * (h as u64) > self.limits.max_pixels {
+            return Err(Error::ImageTooLarge {
+                width: w as u64,
+                height: h as u64,
+                max_pixels: self.limits.max_pixels,
+            });
+        }
+        match &self.pool {
+            Some(pool) => pool.install(|| self.run_pipeline(image)),
+            None => self.run_pipeline(image),
+        }
+    }
+
+    fn run_pipeline(&self, image: &RgbImage) -> Result<Page, Error> {
+        let start = Instant::now();
+        let mut timings = Timings::default();
+
+        let t = Instant::now();
+        let boxes = self.detect(image)?;
+        timings.detect = t.elapsed();
+        if boxes.len() > self.limits.max_lines {
+            return Err(Error::LimitExceeded(format!(
+                "{} text lines found, over the limit of {}",
+                boxes.len(),
+                self.limits.max_lines
+            )));
+        }
+
+        let mut quads = Vec::with_capacity(boxes.len());
+        let mut crops = Vec::with_capacity(boxes.len());
+        for b in &boxes {
+            if let Some(crop) = wenzi_recognize::crop_quad(image, &b.points, MAX_CROP_HEIGHT) {
+                let crop = if crop.height() as f32 > 1.5 * crop.width() as f32 {
+                    wenzi_recognize::rotate90_ccw(&crop)
+                } else {
+                    crop
+                };
+                quads.push(b.points);
+                crops.push(crop);
+            }
+        }
+
+        let t = Instant::now();
+        if let Some(cls) = &self.cls {
+            for (crop, o) in crops.iter_mut().zip(cls.classify(&crops)?) {
+                if o.upside_down {
+                    *crop = wenzi_recognize::rotate180(crop);
+                }
+            }
+        }
+        timings.classify = t.elapsed();
+
+        let t = Instant::now();
+        let decoded = self.rec.recognize(&crops)?;
+        timings.recognize = t.elapsed();
+
+        let lines = decoded
+            .into_iter()
+            .zip(quads)
+            .filter(|(d, _)| !d.text.trim().is_empty() && d.confidence >= self.min_confidence)
+            .map(|(d, quad)| Line {
+                text: d.text.trim().to_string(),
+                confidence: d.confidence,
+                quad,
+            })
+            .collect();
+        timings.total = start.elapsed();
+        Ok(Page {
+            width: image.width(),
+            height: image.height(),
+            lines,
+            timings,
+        })
+    }
+
+    /// Text line boxes in reading order.
+    fn detect(&self, image: &RgbImage) -> Result<Vec<TextBox>, Error> {
+        let gray = image::imageops::grayscale(image);
+        let mut boxes = match (self.detector, &self.det) {
+            (DetectorKind::Classic, _) | (_, None) => {
+                wenzi_detect::classic::detect(&gray, &Default::default())
+            }
+            (DetectorKind::Auto, Some(_)) if wenzi_detect::looks_like_single_line(&gray) => {
+                let (w, h) = (image.width() as f32, image.height() as f32);
+                vec![TextBox {
+                    points: [[0.0, 0.0], [w, 0.0], [w, h], [0.0, h]],
+                    score: 1.0,
+                }]
+            }
+            (_, Some(det)) => self.detect_db(det, image)?,
+        };
+        wenzi_detect::sort_reading_order(&mut boxes);
+        Ok(boxes)
+    }
+
+    fn detect_db(&self, det: &Model, image: &RgbImage) -> Result<Vec<TextBox>, Error> {
+        let (input, scale_x, scale_y) =
+            wenzi_detect::db::prepare_input(image, &Default::default());
+        let output = det
+            .run(&[("x", input.view().into_dyn())])?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Inference("the detection model returned nothing".into()))?;
+        let prob = output
+            .into_dimensionality::<Ix4>()
+            .map_err(|_| Error::Inference("detection output is not N×1×H×W".into()))?;
+        let prob = prob.index_axis(ndarray::Axis(0), 0);
+        let prob = prob.index_axis(ndarray::Axis(0), 0);
+        Ok(wenzi_detect::db::postprocess(
+            prob,
+            &Default::default(),
+            scale_x,
+            scale_y,
+            image.width(),
+            image.height(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_is_send_and_sync() {
+        fn is<T: Send + Sync>() {}
+        is::<Engine>();
+    }
+
+    #[test]
+    fn detector_and_model_names_parse() {
+        assert_eq!("DB".parse::<DetectorKind>().unwrap(), DetectorKind::Db);
+        assert_eq!("classic".parse::<DetectorKind>().unwrap(), DetectorKind::Classic);
+        assert!("tesseract".parse::<DetectorKind>().is_err());
+        assert_eq!("v6".parse::<ModelSet>().unwrap(), ModelSet::V6);
+        assert!("v5".parse::<ModelSet>().is_err());
+    }
+}
