@@ -254,7 +254,8 @@ impl Engine {
 
         let t = Instant::now();
         if let Some(cls) = &self.cls {
-            for (crop, o) in crops.iter_mut().zip(cls.classify(&crops)?) {
+            let orientations = cls.classify(&crops)?;
+            for (crop, o) in crops.iter_mut().zip(orientations) {
                 if o.upside_down {
                     *crop = wenzi_recognize::rotate180(crop);
                 }

@@ -47,7 +47,9 @@ impl From<wenzi_preprocess::PreprocessError> for Error {
         use wenzi_preprocess::PreprocessError as P;
         match e {
             P::Empty => Error::EmptyInput,
-            P::UnsupportedFormat(m) => Error::UnsupportedFormat(m),
+            P::UnsupportedFormat => Error::UnsupportedFormat(
+                "the bytes are not a known image format".into(),
+            ),
             P::TooLarge {
                 width,
                 height,
@@ -55,7 +57,7 @@ impl From<wenzi_preprocess::PreprocessError> for Error {
             } => Error::ImageTooLarge {
                 width: width as u64,
                 height: height as u64,
-                max_pixels: max_pixels as u64,
+                max_pixels,
             },
             other => Error::InvalidImage(other.to_string()),
         }
