@@ -66,10 +66,9 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, Preproces
 
     // Some decoders reject a zero side as a generic format error; read the fixed-layout headers
     // ourselves so callers get the precise reason.
+    // The same header read refuses decompression bombs before any decoder runs.
     if let Some((w, h)) = header_dimensions(bytes, format) {
-        if w == 0 || h == 0 {
-            return Err(PreprocessError::ZeroSized);
-        }
+        check_dimensions(w, h, limits)?;
     }
 
     let mut image_limits = image::Limits::default();

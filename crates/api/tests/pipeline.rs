@@ -1,0 +1,251 @@
+//! End-to-end recognition on fixture images with known text.
+
+use std::io::Cursor;
+use std::sync::OnceLock;
+
+use wenzi::{Engine, Error};
+
+fn engine() -> &'static Engine {
+    static E: OnceLock<Engine> = OnceLock::new();
+    E.get_or_init(|| Engine::builder().build().expect("default engine builds"))
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/../../fixtures/images/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn ground_truth(name: &str) -> Vec<String> {
+    let gt = std::fs::read_to_string(format!(
+        "{}/../../fixtures/images/gt.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    for line in gt.lines() {
+        // {"image": "...", "lines": ["...", ...]} — parsed by hand to keep dev-deps small.
+        if line.contains(&format!("\"image\": \"{name}\"")) {
+            let start = line.find("\"lines\": [").unwrap() + 10;
+            let body = &line[start..line.rfind(']').unwrap()];
+            return body
+                .split("\", \"")
+                .map(|s| s.trim_matches('"').replace("\\\"", "\""))
+                .collect();
+        }
+    }
+    panic!("{name} not in gt.jsonl");
+}
+
+/// Text compared the way OCR is scored: whitespace does not count.
+fn squash(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut diag = row[0];
+        row[0] = i;
+        for j in 1..=b.len() {
+            let up = row[j];
+            row[j] = (row[j] + 1).min(row[j - 1] + 1).min(diag + usize::from(a[i - 1] != b[j - 1]));
+            diag = up;
+        }
+    }
+    row[b.len()]
+}
+
+#[test]
+fn mixed_chinese_english_line_is_read_exactly() {
+    let lines = wenzi::recognize(&fixture("line_004.png")).unwrap();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(squash(&lines[0]), squash(&ground_truth("line_004.png")[0]));
+}
+
+#[test]
+fn upside_down_line_is_turned_by_the_orientation_classifier() {
+    let img = image::load_from_memory(&fixture("line_004.png")).unwrap().to_rgb8();
+    let flipped = image::imageops::rotate180(&img);
+    let mut png = Vec::new();
+    flipped.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+    let page = engine().recognize(&png).unwrap();
+    assert_eq!(page.lines.len(), 1);
+    assert_eq!(squash(&page.lines[0].text), squash(&ground_truth("line_004.png")[0]));
+}
+
+#[test]
+fn rotated_degraded_page_reads_every_line_in_order() {
+    let page = engine().recognize(&fixture("degraded_000.png")).unwrap();
+    let got: Vec<String> = page.lines.iter().map(|l| squash(&l.text)).collect();
+    let want: Vec<String> = ground_truth("degraded_000.png").iter().map(|l| squash(l)).collect();
+    assert_eq!(got, want);
+    for l in &page.lines {
+        assert!(l.confidence > 0.5 && l.confidence <= 1.0);
+        assert!(l.quad.iter().flatten().all(|v| v.is_finite() && *v >= 0.0));
+    }
+}
+
+/// Each line must be found, in reading order, with at most `max_edits` wrong characters.
+fn assert_lines_close(name: &str, max_edits: usize) {
+    let got = wenzi::recognize(&fixture(name)).unwrap();
+    let want = ground_truth(name);
+    assert_eq!(got.len(), want.len(), "{name}: {got:?}");
+    for (g, w) in got.iter().zip(&want) {
+        let d = edit_distance(&squash(g), &squash(w));
+        assert!(d <= max_edits, "{name}: got {g:?}, want {w:?} ({d} edits)");
+    }
+}
+
+#[test]
+fn two_column_page_reads_left_column_then_right() {
+    assert_lines_close("page_003.png", 2);
+}
+
+#[test]
+fn short_page_is_read_line_by_line() {
+    assert_lines_close("page_008.png", 1);
+}
+
+#[test]
+fn classic_detector_reads_a_clean_page() {
+    let engine = Engine::builder()
+        .detector(wenzi::DetectorKind::Classic)
+        .build()
+        .unwrap();
+    let got = engine.recognize(&fixture("page_008.png")).unwrap();
+    let want = ground_truth("page_008.png");
+    assert_eq!(got.lines.len(), want.len(), "{:?}", got.texts());
+    for (g, w) in got.lines.iter().zip(&want) {
+        assert!(edit_distance(&squash(&g.text), &squash(w)) <= 2, "{} vs {w}", g.text);
+    }
+}
+
+#[test]
+fn page_reports_size_and_timings() {
+    let page = engine().recognize(&fixture("page_008.png")).unwrap();
+    let img = image::load_from_memory(&fixture("page_008.png")).unwrap();
+    assert_eq!((page.width, page.height), (img.width(), img.height()));
+    assert!(page.timings.total >= page.timings.recognize);
+    assert!(page.timings.detect > std::time::Duration::ZERO);
+}
+
+// --- bad input: a clear typed error, never a panic ---
+
+fn png_of(w: u32, h: u32, value: u8) -> Vec<u8> {
+    let img = image::GrayImage::from_pixel(w, h, image::Luma([value]));
+    let mut out = Vec::new();
+    img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+    out
+}
+
+#[test]
+fn empty_bytes_are_an_empty_input_error() {
+    assert!(matches!(wenzi::recognize(&[]), Err(Error::EmptyInput)));
+}
+
+#[test]
+fn random_bytes_are_an_unsupported_format() {
+    let mut x = 0x2545F4914F6CDD1Du64;
+    let bytes: Vec<u8> = (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    assert!(matches!(wenzi::recognize(&bytes), Err(Error::UnsupportedFormat(_))));
+}
+
+#[test]
+fn truncated_png_and_jpeg_are_invalid_images() {
+    let png = fixture("page_008.png");
+    let r = wenzi::recognize(&png[..png.len() / 2]);
+    assert!(matches!(r, Err(Error::InvalidImage(_))), "{r:?}");
+
+    let img = image::load_from_memory(&png).unwrap().to_rgb8();
+    let mut jpeg = Vec::new();
+    img.write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).unwrap();
+    let r = wenzi::recognize(&jpeg[..jpeg.len() / 3]);
+    // A cut JPEG either fails to decode or decodes to a partial (grey-filled) page; never panics.
+    assert!(matches!(r, Err(Error::InvalidImage(_)) | Ok(_)), "{r:?}");
+    let r = wenzi::recognize(&jpeg[..20]);
+    assert!(matches!(r, Err(Error::InvalidImage(_))), "{r:?}");
+}
+
+#[test]
+fn tiny_images_give_no_lines() {
+    assert_eq!(wenzi::recognize(&png_of(1, 1, 0)).unwrap(), Vec::<String>::new());
+    assert_eq!(wenzi::recognize(&png_of(3, 2, 255)).unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn zero_sized_header_is_an_invalid_image() {
+    // A PNG signature and an IHDR chunk announcing 0×0 (with a correct CRC).
+    let r = wenzi::recognize(&png_header(0, 0));
+    assert!(matches!(r, Err(Error::InvalidImage(_))), "{r:?}");
+}
+
+#[test]
+fn huge_header_is_refused_before_decoding() {
+    let r = wenzi::recognize(&png_header(100_000, 100_000));
+    assert!(
+        matches!(r, Err(Error::ImageTooLarge { width: 100_000, height: 100_000, .. })),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn blank_white_page_is_an_empty_result_not_an_error() {
+    assert_eq!(wenzi::recognize(&png_of(800, 600, 255)).unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn pixel_limit_is_configurable() {
+    let engine = Engine::builder()
+        .limits(wenzi::Limits {
+            max_pixels: 10_000,
+            ..Default::default()
+        })
+        .classify_orientation(false)
+        .build()
+        .unwrap();
+    let r = engine.recognize(&png_of(200, 100, 255));
+    assert!(matches!(r, Err(Error::ImageTooLarge { max_pixels: 10_000, .. })), "{r:?}");
+}
+
+#[test]
+fn line_limit_is_enforced() {
+    let engine = Engine::builder()
+        .limits(wenzi::Limits {
+            max_lines: 3,
+            ..Default::default()
+        })
+        .build()
+        .unwrap();
+    let r = engine.recognize(&fixture("page_008.png"));
+    assert!(matches!(r, Err(Error::LimitExceeded(_))), "{r:?}");
+}
+
+fn png_header(w: u32, h: u32) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = b"IHDR".to_vec();
+    chunk.extend_from_slice(&w.to_be_bytes());
+    chunk.extend_from_slice(&h.to_be_bytes());
+    chunk.extend_from_slice(&[8, 0, 0, 0, 0]); // 8-bit grey, no interlace
+    out.extend_from_slice(&13u32.to_be_bytes());
+    out.extend_from_slice(&chunk);
+    out.extend_from_slice(&crc32(&chunk).to_be_bytes());
+    out
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}

@@ -1,0 +1,277 @@
+//! The demo page in headless Chromium, driven over the DevTools protocol: upload an image
+//! through the page's file input and check the recognized text appears.
+//!
+//! Needs Debian's `chromium` (/usr/bin/chromium, or $WENZI_CHROMIUM). Without it the test is
+//! skipped with a message, unless WENZI_REQUIRE_BROWSER=1 (CI), where it fails.
+//! WENZI_SCREENSHOT=path.png saves a screenshot of the page after the upload.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_tungstenite::tungstenite::Message;
+use wenzi_server::testing::{expected_lines, tiny_png, TestBackend};
+use wenzi_server::{bind, ServeConfig};
+
+mod common;
+
+fn find_chromium() -> Option<String> {
+    if let Ok(p) = std::env::var("WENZI_CHROMIUM") {
+        return Some(p);
+    }
+    [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists())
+    .map(str::to_string)
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct Cdp {
+    ws: Ws,
+    next: u64,
+    session: Option<String>,
+}
+
+impl Cdp {
+    async fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let id = self.next;
+        let mut msg = json!({"id": id, "method": method, "params": params});
+        if let Some(s) = &self.session {
+            msg["sessionId"] = json!(s);
+        }
+        self.ws
+            .send(Message::Text(msg.to_string().into()))
+            .await
+            .unwrap();
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(30), self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("no answer to {method}"))
+                .expect("devtools connection closed")
+                .unwrap();
+            let Message::Text(t) = m else { continue };
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["id"] == id {
+                if let Some(e) = v.get("error") {
+                    panic!("{method} failed: {e}");
+                }
+                return v["result"].clone();
+            }
+        }
+    }
+
+    async fn eval(&mut self, expr: &str) -> Value {
+        let r = self
+            .call(
+                "Runtime.evaluate",
+                json!({"expression": expr, "returnByValue": true}),
+            )
+            .await;
+        r["result"]["value"].clone()
+    }
+}
+
+#[tokio::test]
+async fn demo_page_recognizes_an_uploaded_image() {
+    let Some(chromium) = find_chromium() else {
+        if std::env::var("WENZI_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+            panic!(
+                "WENZI_REQUIRE_BROWSER=1 but Chromium is not installed (apt-get install chromium)"
+            );
+        }
+        eprintln!("SKIPPED demo_page_recognizes_an_uploaded_image: Chromium not installed (set WENZI_REQUIRE_BROWSER=1 to fail instead)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ServeConfig {
+        listen: "127.0.0.1:0".into(),
+        database: dir.path().join("k.db").to_str().unwrap().into(),
+        app: wenzi_server::AppConfig {
+            workers: 2,
+            ..wenzi_server::AppConfig::default()
+        },
+        ..ServeConfig::default()
+    };
+    let server = bind(cfg, Arc::new(TestBackend::new())).await.unwrap();
+    let addr = server.local_addr();
+    let state = server.state().clone();
+    tokio::spawn(server.run_until(std::future::pending()));
+
+    let png = tiny_png(160, 48);
+    let img = dir.path().join("sample.png");
+    std::fs::write(&img, &png).unwrap();
+    let profile = dir.path().join("profile");
+
+    let mut child = tokio::process::Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--remote-debugging-port=0",
+            "--remote-allow-origins=*",
+            "--window-size=1200,900",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("about:blank")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting chromium");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let ws_url = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(l) = lines.next_line().await.unwrap() {
+            if let Some(u) = l.strip_prefix("DevTools listening on ") {
+                return u.trim().to_string();
+            }
+        }
+        panic!("chromium exited without a DevTools address");
+    })
+    .await
+    .expect("chromium did not start in 60 s");
+    // keep draining chromium's stderr
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+    let (ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
+        .await
+        .unwrap();
+    let mut cdp = Cdp {
+        ws,
+        next: 0,
+        session: None,
+    };
+    let target = cdp
+        .call("Target.createTarget", json!({"url": "about:blank"}))
+        .await;
+    let tid = target["targetId"].as_str().unwrap().to_string();
+    let att = cdp
+        .call(
+            "Target.attachToTarget",
+            json!({"targetId": tid, "flatten": true}),
+        )
+        .await;
+    cdp.session = Some(att["sessionId"].as_str().unwrap().to_string());
+    cdp.call("Page.enable", json!({})).await;
+    cdp.call("Runtime.enable", json!({})).await;
+    cdp.call("Page.navigate", json!({"url": format!("http://{addr}/")}))
+        .await;
+    let mut ready = false;
+    for _ in 0..200 {
+        if cdp
+            .eval("document.readyState === 'complete' && !!document.getElementById('file')")
+            .await
+            == json!(true)
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "demo page did not load");
+
+    let doc = cdp.call("DOM.getDocument", json!({})).await;
+    let root = doc["root"]["nodeId"].clone();
+    let input = cdp
+        .call(
+            "DOM.querySelector",
+            json!({"nodeId": root, "selector": "#file"}),
+        )
+        .await;
+    cdp.call(
+        "DOM.setFileInputFiles",
+        json!({"nodeId": input["nodeId"], "files": [img.to_str().unwrap()]}),
+    )
+    .await;
+
+    let mut text = String::new();
+    for _ in 0..300 {
+        let v = cdp
+            .eval("document.body.dataset.done === '1' ? document.getElementById('result').innerText : (document.getElementById('status').className === 'err' ? 'ERROR: ' + document.getElementById('status').textContent : '')")
+            .await;
+        text = v.as_str().unwrap_or_default().to_string();
+        if !text.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let want = expected_lines(&png);
+    for w in &want {
+        assert!(
+            text.contains(w.as_str()),
+            "page shows {text:?}, expected {want:?}"
+        );
+    }
+    // the image is shown, and boxes were drawn on the overlay
+    assert_eq!(
+        cdp.eval("document.getElementById('preview').naturalWidth")
+            .await,
+        json!(160)
+    );
+    assert_eq!(
+        cdp.eval("document.getElementById('overlay').width > 0")
+            .await,
+        json!(true)
+    );
+    assert_eq!(
+        state.metrics().requests("demo", wenzi_server::Code::Ok),
+        1,
+        "the page used the demo endpoint"
+    );
+    if let Ok(path) = std::env::var("WENZI_SCREENSHOT") {
+        let shot = cdp
+            .call("Page.captureScreenshot", json!({"format": "png"}))
+            .await;
+        std::fs::write(path, base64_decode::decode(shot["data"].as_str().unwrap())).unwrap();
+    }
+    let _ = child.kill().await;
+}
+
+/// Minimal base64 decoder for the screenshot (avoids a dependency).
+mod base64_decode {
+    pub fn decode(s: &str) -> Vec<u8> {
+        let val = |c: u8| match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => 0,
+        };
+        let bytes: Vec<u8> = s
+            .bytes()
+            .filter(|c| *c != b'=' && !c.is_ascii_whitespace())
+            .collect();
+        let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+        for ch in bytes.chunks(4) {
+            let mut n = 0u32;
+            for (i, c) in ch.iter().enumerate() {
+                n |= u32::from(val(*c)) << (18 - 6 * i);
+            }
+            out.push((n >> 16) as u8);
+            if ch.len() > 2 {
+                out.push((n >> 8) as u8);
+            }
+            if ch.len() > 3 {
+                out.push(n as u8);
+            }
+        }
+        out
+    }
+}
