@@ -8,14 +8,42 @@ mod draw;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Parser;
 use wenzi::{DetectorKind, Engine, ModelSet, Page};
 
 #[derive(Parser, Debug)]
-#[command(name = "wenzi", version, about = "Chinese + English OCR: print the text lines of images")]
+#[command(
+    name = "wenzi",
+    version,
+    about = "Chinese + English OCR: print the text lines of images, or serve the HTTP OCR API",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    ocr: OcrArgs,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Serve the image-stream OCR HTTP API (POST /imagerecognition/imagestreamocr?appkey=KEY).
+    Serve {
+        #[command(flatten)]
+        server: wenzi_server::ServeArgs,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Manage the server's app keys (add, list, disable, usage, ...).
+    Keys(wenzi_server::KeysArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct OcrArgs {
     /// Image files (PNG, JPEG, BMP, GIF, WebP, TIFF, PNM); `-` reads one from stdin.
     #[arg(required = true)]
     images: Vec<String>,
@@ -25,13 +53,23 @@ struct Cli {
     /// Print one compact JSON object per image per line, in the order given.
     #[arg(long)]
     jsonl: bool,
+    /// Write the (first) image with numbered line boxes to this PNG file.
+    #[arg(long, value_name = "OUT.png")]
+    draw: Option<PathBuf>,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+/// How the OCR engine is built (shared by image mode and `serve`).
+#[derive(clap::Args, Debug)]
+struct EngineArgs {
     /// Line detector: db (neural), classic (no network), auto (db, single lines shortcut).
     #[arg(long, default_value = "auto")]
     detector: DetectorKind,
     /// Model generation: v4 (fast) or v6.
     #[arg(long, default_value = "v4")]
     models: ModelSet,
-    /// Inference threads (default: all cores).
+    /// Inference threads per recognition (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
     /// Read the .onnx models from this folder instead of the bundled copies.
@@ -40,29 +78,66 @@ struct Cli {
     /// Do not turn upside-down lines (skips the orientation network).
     #[arg(long)]
     no_orientation: bool,
-    /// Write the (first) image with numbered line boxes to this PNG file.
-    #[arg(long, value_name = "OUT.png")]
-    draw: Option<PathBuf>,
+}
+
+impl EngineArgs {
+    fn build(&self) -> Result<Engine, wenzi::Error> {
+        let mut builder = Engine::builder()
+            .detector(self.detector)
+            .models(self.models)
+            .classify_orientation(!self.no_orientation)
+            .threads(self.threads);
+        if let Some(dir) = &self.model_dir {
+            builder = builder.model_dir(dir);
+        }
+        builder.build()
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let mut builder = Engine::builder()
-        .detector(cli.detector)
-        .models(cli.models)
-        .classify_orientation(!cli.no_orientation)
-        .threads(cli.threads);
-    if let Some(dir) = &cli.model_dir {
-        builder = builder.model_dir(dir);
+    match cli.command {
+        Some(Command::Serve { server, engine }) => serve(server, engine),
+        Some(Command::Keys(keys)) => match wenzi_server::block_on(wenzi_server::run_keys_command(&keys)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("wenzi keys: {e:#}");
+                ExitCode::from(1)
+            }
+        },
+        None => ocr_files(cli.ocr),
     }
-    let engine = match builder.build() {
+}
+
+fn serve(args: wenzi_server::ServeArgs, engine: EngineArgs) -> ExitCode {
+    wenzi_server::init_tracing(args.log_format);
+    let engine = match engine.build() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("wenzi serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = args
+        .to_config()
+        .and_then(|config| wenzi_server::block_on(wenzi_server::serve(config, Arc::new(engine))));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wenzi serve: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn ocr_files(cli: OcrArgs) -> ExitCode {
+    let engine = match cli.engine.build() {
         Ok(e) => e,
         Err(e) => {
             eprintln!("wenzi: {e}");
             return ExitCode::from(2);
         }
     };
-
     let progress = (cli.images.len() > 3 && !cli.json).then(|| {
         let bar = indicatif::ProgressBar::new(cli.images.len() as u64);
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());

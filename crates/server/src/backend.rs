@@ -42,3 +42,31 @@ pub enum BackendError {
     #[error("internal error: {0}")]
     Internal(String),
 }
+
+/// The real engine: errors map onto the API's business codes.
+impl OcrBackend for wenzi::Engine {
+    fn recognize(&self, image: &[u8]) -> Result<OcrOutput, BackendError> {
+        use wenzi::Error as E;
+        match wenzi::Engine::recognize(self, image) {
+            Ok(page) => Ok(OcrOutput {
+                stage_ms: page.timings.stages_ms().to_vec(),
+                lines: page
+                    .lines
+                    .into_iter()
+                    .map(|l| OcrLine {
+                        text: l.text,
+                        confidence: l.confidence,
+                        quad: l.quad,
+                    })
+                    .collect(),
+            }),
+            Err(e @ (E::EmptyInput | E::UnsupportedFormat(_))) => {
+                Err(BackendError::UnsupportedFormat(e.to_string()))
+            }
+            Err(e @ (E::InvalidImage(_) | E::ImageTooLarge { .. } | E::LimitExceeded(_))) => {
+                Err(BackendError::InvalidImage(e.to_string()))
+            }
+            Err(e) => Err(BackendError::Internal(e.to_string())),
+        }
+    }
+}
