@@ -239,7 +239,7 @@ impl Engine {
         }
 
         let mut quads = Vec::with_capacity(boxes.len());
-        let mut crops = Vec::with_capacity(boxes.len());
+        let mut crops: Vec<RgbImage> = Vec::with_capacity(boxes.len());
         for b in &boxes {
             if let Some(crop) = wenzi_recognize::crop_quad(image, &b.points, MAX_CROP_HEIGHT) {
                 let crop = if crop.height() as f32 > 1.5 * crop.width() as f32 {
@@ -252,19 +252,35 @@ impl Engine {
             }
         }
 
+        // The classifier alone flips too eagerly (clean upright Latin lines sometimes score
+        // "180°" above its threshold), so a flagged line is read both ways and the reading
+        // with the higher confidence wins. Only flagged lines pay for the second pass.
         let t = Instant::now();
-        if let Some(cls) = &self.cls {
-            let orientations = cls.classify(&crops)?;
-            for (crop, o) in crops.iter_mut().zip(orientations) {
-                if o.upside_down {
-                    *crop = wenzi_recognize::rotate180(crop);
-                }
-            }
-        }
+        let flagged: Vec<usize> = match &self.cls {
+            Some(cls) => cls
+                .classify(&crops)?
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| o.upside_down)
+                .map(|(i, _)| i)
+                .collect(),
+            None => Vec::new(),
+        };
         timings.classify = t.elapsed();
 
         let t = Instant::now();
-        let decoded = self.rec.recognize(&crops)?;
+        let mut decoded = self.rec.recognize(&crops)?;
+        if !flagged.is_empty() {
+            let turned: Vec<RgbImage> = flagged
+                .iter()
+                .map(|&i| wenzi_recognize::rotate180(&crops[i]))
+                .collect();
+            for (&i, alt) in flagged.iter().zip(self.rec.recognize(&turned)?) {
+                if alt.confidence > decoded[i].confidence {
+                    decoded[i] = alt;
+                }
+            }
+        }
         timings.recognize = t.elapsed();
 
         let lines = decoded

@@ -78,6 +78,9 @@ struct EngineArgs {
     /// Do not turn upside-down lines (skips the orientation network).
     #[arg(long)]
     no_orientation: bool,
+    /// Drop lines whose mean character probability is below this.
+    #[arg(long, default_value_t = 0.5)]
+    min_confidence: f32,
 }
 
 impl EngineArgs {
@@ -86,7 +89,8 @@ impl EngineArgs {
             .detector(self.detector)
             .models(self.models)
             .classify_orientation(!self.no_orientation)
-            .threads(self.threads);
+            .threads(self.threads)
+            .min_confidence(self.min_confidence);
         if let Some(dir) = &self.model_dir {
             builder = builder.model_dir(dir);
         }

@@ -1,1 +1,303 @@
-//! placeholder during bootstrap
+//! `wenzi-nn`: a small, pure-Rust ONNX inference engine for the PaddleOCR (PP-OCR)
+//! detection, recognition and classification models.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), wenzi_nn::Error> {
+//! let model = wenzi_nn::Model::load(&std::fs::read("models/ch_PP-OCRv4_rec_infer.onnx").unwrap())?;
+//! let x = ndarray::ArrayD::<f32>::zeros(ndarray::IxDyn(&[1, 3, 48, 320]));
+//! let outputs = model.run(&[("x", x.view())])?;
+//! println!("{:?}", outputs[0].shape());
+//! # Ok(()) }
+//! ```
+//!
+//! # Threads
+//! [`Model::run`] parallelizes with rayon on the *current* rayon pool. Callers pick the
+//! thread count by running inside their own pool:
+//!
+//! ```no_run
+//! # let model: wenzi_nn::Model = unimplemented!();
+//! # let x = ndarray::ArrayD::<f32>::zeros(ndarray::IxDyn(&[1, 3, 48, 320]));
+//! let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+//! let out = pool.install(|| model.run(&[("x", x.view())]));
+//! ```
+//!
+//! Results do not depend on the thread count: work is split so that every output
+//! element is computed by the same sequence of floating-point operations.
+//!
+//! # Memory
+//! Intermediates are freed right after their last consumer. Freed buffers are recycled,
+//! and each `Model` keeps them between runs (one pool per concurrently running call,
+//! dropped if it exceeds 512 MiB) so steady-state inference barely allocates. A model
+//! therefore holds on to roughly its peak working set for the largest input it has seen.
+//!
+//! # Non-finite inputs
+//! Inputs containing NaN or ±infinity are rejected with [`Error::NonFiniteInput`]
+//! rather than silently producing meaningless outputs.
+//!
+//! # Scope
+//! The engine implements the ONNX operators (and attribute variants) the PP-OCR models
+//! use; anything else fails at load time with [`Error::UnsupportedOp`].
+
+#![warn(missing_docs)]
+
+mod error;
+mod exec;
+#[cfg(test)]
+mod gemm;
+mod graph;
+mod ops;
+mod optimize;
+mod packed;
+mod proto;
+mod simd;
+mod tensor;
+
+pub use error::Error;
+
+use exec::{BufPool, Plan};
+use graph::Graph;
+use ndarray::{ArrayD, ArrayViewD};
+use prost::Message;
+use std::sync::Mutex;
+use tensor::Tensor;
+
+/// Largest model we accept (the PP-OCR models are < 25 MB).
+const MAX_MODEL_BYTES: usize = 1 << 31;
+/// Recycled buffers kept between runs, per model (bytes).
+const POOL_KEEP_BYTES: usize = 512 << 20;
+
+/// A loaded, optimized model. Cheap to share: `Model` is `Send + Sync`, and any number
+/// of threads may call [`Model::run`] concurrently.
+pub struct Model {
+    graph: Graph,
+    plan: Plan,
+    metadata: Vec<(String, String)>,
+    /// Buffer pools reused across runs (one per concurrent run).
+    pools: Mutex<Vec<BufPool>>,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("inputs", &self.input_names())
+            .field("outputs", &self.output_names())
+            .field("nodes", &self.graph.nodes.len())
+            .finish()
+    }
+}
+
+/// Load-time options (for tests and diagnostics; `Model::load` uses the defaults).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct LoadOptions {
+    /// Run graph optimizations (constant folding, fusions). Turning this off gives the
+    /// straightforward reference execution used to test the optimizer.
+    pub optimize: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions { optimize: true }
+    }
+}
+
+impl Model {
+    /// Parses and prepares an ONNX model from its serialized bytes.
+    pub fn load(bytes: &[u8]) -> Result<Model, Error> {
+        Self::load_with(bytes, LoadOptions::default())
+    }
+
+    /// [`Model::load`] with explicit options.
+    #[doc(hidden)]
+    pub fn load_with(bytes: &[u8], opts: LoadOptions) -> Result<Model, Error> {
+        if bytes.len() > MAX_MODEL_BYTES {
+            return Err(Error::TooLarge(format!(
+                "model is {} bytes; the limit is {MAX_MODEL_BYTES}",
+                bytes.len()
+            )));
+        }
+        let proto = proto::ModelProto::decode(bytes).map_err(|e| Error::Decode(e.to_string()))?;
+        let metadata = proto
+            .metadata_props
+            .iter()
+            .map(|p| (p.key.clone(), p.value.clone()))
+            .collect();
+        let mut graph = graph::build(&proto)?;
+        drop(proto);
+        optimize::prepare(&mut graph, opts.optimize)?;
+        let plan = Plan::new(&graph);
+        Ok(Model {
+            graph,
+            plan,
+            metadata,
+            pools: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Runs the model. `inputs` pairs each graph input name with a float tensor; the
+    /// outputs come back in the graph's output order. Integer-typed graph outputs are
+    /// converted to f32.
+    pub fn run(&self, inputs: &[(&str, ArrayViewD<'_, f32>)]) -> Result<Vec<ArrayD<f32>>, Error> {
+        let mut pool = self
+            .pools
+            .lock()
+            .map(|mut p| p.pop())
+            .unwrap_or(None)
+            .unwrap_or_default();
+        let result = self
+            .validate(inputs, &mut pool)
+            .and_then(|feeds| exec::execute(&self.graph, &self.plan, feeds, &mut pool));
+        if pool.bytes() <= POOL_KEEP_BYTES {
+            if let Ok(mut p) = self.pools.lock() {
+                p.push(pool);
+            }
+        }
+        Ok(result?
+            .into_iter()
+            .map(|t| match t {
+                Tensor::F32(a) => a,
+                Tensor::I64(a) => a.mapv(|v| v as f32),
+            })
+            .collect())
+    }
+
+    fn validate(
+        &self,
+        inputs: &[(&str, ArrayViewD<'_, f32>)],
+        pool: &mut BufPool,
+    ) -> Result<Vec<(usize, Tensor)>, Error> {
+        for (name, _) in inputs {
+            if !self.graph.inputs.iter().any(|i| i.name == *name) {
+                return Err(Error::UnknownInput {
+                    name: name.to_string(),
+                    expected: self.input_names().join(", "),
+                });
+            }
+        }
+        let mut feeds = Vec::with_capacity(self.graph.inputs.len());
+        for gi in &self.graph.inputs {
+            let (_, view) = inputs
+                .iter()
+                .find(|(n, _)| *n == gi.name)
+                .ok_or_else(|| Error::MissingInput(gi.name.clone()))?;
+            let shape_err = |msg: String| Error::InputShape {
+                name: gi.name.clone(),
+                msg,
+            };
+            if let Some(dims) = &gi.dims {
+                if dims.len() != view.ndim() {
+                    return Err(shape_err(format!(
+                        "expected rank {}, got {} (shape {:?})",
+                        dims.len(),
+                        view.ndim(),
+                        view.shape()
+                    )));
+                }
+                for (axis, (want, &got)) in dims.iter().zip(view.shape()).enumerate() {
+                    if let Some(w) = want {
+                        if *w != got {
+                            return Err(shape_err(format!(
+                                "expected size {w} at axis {axis}, got {got} (shape {:?})",
+                                view.shape()
+                            )));
+                        }
+                    }
+                }
+            }
+            tensor::checked_numel(view.shape()).map_err(Error::TooLarge)?;
+            // Copy into a recycled buffer (the engine owns and may overwrite its inputs).
+            let mut buf = pool.take(view.len());
+            match view.as_slice() {
+                Some(s) => buf.copy_from_slice(s),
+                None => buf.iter_mut().zip(view.iter()).for_each(|(d, s)| *d = *s),
+            }
+            // Vectorizable all-finite test first; locate the culprit only on failure.
+            if !buf.iter().fold(true, |ok, v| ok & v.is_finite()) {
+                if let Some((index, &value)) = buf.iter().enumerate().find(|(_, v)| !v.is_finite())
+                {
+                    return Err(Error::NonFiniteInput {
+                        name: gi.name.clone(),
+                        index,
+                        value,
+                    });
+                }
+            }
+            feeds.push((gi.id, Tensor::F32(tensor::f32_array(view.shape(), buf))));
+        }
+        Ok(feeds)
+    }
+
+    /// Value of an ONNX `metadata_props` entry (e.g. `"character"` in the rec models).
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Graph input names, in declaration order.
+    pub fn input_names(&self) -> Vec<&str> {
+        self.graph.inputs.iter().map(|i| i.name.as_str()).collect()
+    }
+
+    /// Graph output names, in the order [`Model::run`] returns them.
+    pub fn output_names(&self) -> Vec<&str> {
+        self.graph.outputs.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    /// Number of executable nodes after optimization (diagnostics).
+    #[doc(hidden)]
+    pub fn node_count(&self) -> usize {
+        self.graph.nodes.len()
+    }
+
+    /// One line per node after optimization: label, input and output value names.
+    #[doc(hidden)]
+    pub fn debug_graph(&self) -> String {
+        let g = &self.graph;
+        let name = |v: &Option<usize>| match v {
+            Some(v) if g.consts[*v].is_some() => format!(
+                "C{:?}",
+                g.consts[*v]
+                    .as_ref()
+                    .map(|t| t.shape().to_vec())
+                    .unwrap_or_default()
+            ),
+            Some(v) => g.names[*v].clone(),
+            None => "-".into(),
+        };
+        g.nodes
+            .iter()
+            .map(|n| {
+                let ins: Vec<String> = n.inputs.iter().map(name).collect();
+                let outs: Vec<String> = n.outputs.iter().map(|o| g.names[*o].clone()).collect();
+                format!(
+                    "{} [{}] {:?} -> {:?}\n",
+                    optimize::describe(&n.op),
+                    n.name,
+                    ins,
+                    outs
+                )
+            })
+            .collect()
+    }
+
+    /// Histogram of op types after optimization (diagnostics).
+    #[doc(hidden)]
+    pub fn op_summary(&self) -> Vec<(String, usize)> {
+        let mut m: std::collections::BTreeMap<String, usize> = Default::default();
+        for n in &self.graph.nodes {
+            *m.entry(optimize::describe(&n.op)).or_default() += 1;
+        }
+        m.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn model_is_send_sync() {
+        fn assert<T: Send + Sync>() {}
+        assert::<super::Model>();
+    }
+}

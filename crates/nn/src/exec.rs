@@ -1,0 +1,239 @@
+//! The executor: runs the prepared node list, frees each intermediate right after its
+//! last consumer, and recycles freed buffers for later outputs.
+
+use crate::error::Error;
+use crate::graph::{Graph, ValueId};
+use crate::ops::Input;
+use crate::tensor::Tensor;
+
+/// Per-graph schedule facts computed once at load.
+#[derive(Clone, Debug)]
+pub(crate) struct Plan {
+    /// For each node, values to drop once it has run.
+    free_after: Vec<Vec<ValueId>>,
+    /// For each node, which inputs it may take by value (their last use, consumed once).
+    ownable: Vec<Vec<bool>>,
+}
+
+impl Plan {
+    pub fn new(g: &Graph) -> Plan {
+        let nv = g.names.len();
+        let mut last = vec![None::<usize>; nv];
+        for (j, n) in g.nodes.iter().enumerate() {
+            for v in n.inputs.iter().flatten() {
+                last[*v] = Some(j);
+            }
+        }
+        let mut pinned = vec![false; nv];
+        for (_, v) in &g.outputs {
+            pinned[*v] = true;
+        }
+        let mut free_after = vec![Vec::new(); g.nodes.len()];
+        let mut ownable = Vec::with_capacity(g.nodes.len());
+        for (j, n) in g.nodes.iter().enumerate() {
+            let mut own = vec![false; n.inputs.len()];
+            for (i, v) in n.inputs.iter().enumerate() {
+                if let Some(v) = *v {
+                    let once = n.inputs.iter().filter(|x| **x == Some(v)).count() == 1;
+                    own[i] = once && last[v] == Some(j) && !pinned[v] && !g.is_const(v);
+                }
+            }
+            ownable.push(own);
+            for &o in &n.outputs {
+                // Outputs nobody reads are dropped right away.
+                if last[o].is_none() && !pinned[o] {
+                    free_after[j].push(o);
+                }
+            }
+        }
+        for (v, l) in last.iter().enumerate() {
+            if let Some(j) = *l {
+                if !pinned[v] && !g.is_const(v) {
+                    free_after[j].push(v);
+                }
+            }
+        }
+        Plan {
+            free_after,
+            ownable,
+        }
+    }
+}
+
+/// Recycled f32 buffers. Freed intermediates land here and serve later allocations, so
+/// a steady-state run touches the system allocator very little.
+#[derive(Default, Debug)]
+pub(crate) struct BufPool {
+    bufs: Vec<Vec<f32>>,
+}
+
+/// Requests smaller than this are served by the system allocator directly.
+const POOL_MIN: usize = 1024;
+/// Most buffers a pool keeps.
+const POOL_MAX_BUFS: usize = 64;
+
+impl BufPool {
+    /// A buffer of length `n`. Its contents are unspecified (stale values from an earlier
+    /// tensor); every op overwrites all of its output.
+    pub fn take(&mut self, n: usize) -> Vec<f32> {
+        if n >= POOL_MIN {
+            // Prefer a buffer whose length already covers `n` (truncating is free; growing
+            // within capacity would zero-fill the extension).
+            let fits = |b: &Vec<f32>| b.capacity() >= n && b.capacity() <= 4 * n;
+            let best = self
+                .bufs
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| fits(b) && b.len() >= n)
+                .min_by_key(|(_, b)| b.len())
+                .or_else(|| {
+                    self.bufs
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, b)| fits(b))
+                        .min_by_key(|(_, b)| b.capacity())
+                })
+                .map(|(i, _)| i);
+            if let Some(i) = best {
+                let mut b = self.bufs.swap_remove(i);
+                if b.len() >= n {
+                    b.truncate(n);
+                } else {
+                    b.resize(n, 0.0);
+                }
+                return b;
+            }
+        }
+        vec![0.0; n]
+    }
+
+    pub fn give(&mut self, b: Vec<f32>) {
+        if b.capacity() < POOL_MIN {
+            return;
+        }
+        if self.bufs.len() >= POOL_MAX_BUFS {
+            // Drop the smallest to keep the big (expensive) ones.
+            if let Some((i, _)) = self
+                .bufs
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, b)| b.capacity())
+            {
+                if self.bufs[i].capacity() < b.capacity() {
+                    self.bufs.swap_remove(i);
+                } else {
+                    return;
+                }
+            }
+        }
+        self.bufs.push(b);
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bufs.iter().map(|b| b.capacity() * 4).sum()
+    }
+
+    pub fn recycle(&mut self, t: Tensor) {
+        if let Tensor::F32(a) = t {
+            let (v, off) = a.into_raw_vec_and_offset();
+            if off == Some(0) || off.is_none() {
+                self.give(v);
+            }
+        }
+    }
+}
+
+/// Per-node timing to stderr, enabled by the `WENZI_NN_PROFILE` environment variable.
+fn profiling() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("WENZI_NN_PROFILE").is_some())
+}
+
+/// Runs the graph on already-validated feeds; returns the graph outputs in order.
+pub(crate) fn execute(
+    g: &Graph,
+    plan: &Plan,
+    feeds: Vec<(ValueId, Tensor)>,
+    pool: &mut BufPool,
+) -> Result<Vec<Tensor>, Error> {
+    let mut values: Vec<Option<Tensor>> = vec![None; g.names.len()];
+    for (id, t) in feeds {
+        values[id] = Some(t);
+    }
+    for (j, node) in g.nodes.iter().enumerate() {
+        let node_err = |msg: String| Error::Node {
+            node: node.name.clone(),
+            op: node.op_type.clone(),
+            msg,
+        };
+        // Move out last-use inputs first, then borrow the rest.
+        let mut owned: Vec<Option<Tensor>> = Vec::with_capacity(node.inputs.len());
+        for (i, v) in node.inputs.iter().enumerate() {
+            owned.push(match v {
+                Some(v) if plan.ownable[j][i] => values[*v].take(),
+                _ => None,
+            });
+        }
+        let mut inputs: Vec<Input<'_>> = Vec::with_capacity(node.inputs.len());
+        for (v, o) in node.inputs.iter().zip(owned) {
+            inputs.push(match (v, o) {
+                (_, Some(t)) => Input::Owned(t),
+                (None, None) => Input::Missing,
+                (Some(v), None) => match (&g.consts[*v], &values[*v]) {
+                    (Some(c), _) => Input::Ref(c),
+                    (None, Some(t)) => Input::Ref(t),
+                    (None, None) => {
+                        return Err(node_err(format!(
+                            "input `{}` was not computed (bug)",
+                            g.names[*v]
+                        )))
+                    }
+                },
+            });
+        }
+        let t0 = profiling().then(std::time::Instant::now);
+        let outs = node.op.run(&mut inputs, pool).map_err(node_err)?;
+        if let Some(t0) = t0 {
+            let shape = outs.first().map(|t| t.shape().to_vec()).unwrap_or_default();
+            eprintln!(
+                "wenzi-nn profile: {:9.3} ms  {:<28} {:<24} -> {:?}",
+                t0.elapsed().as_secs_f64() * 1e3,
+                crate::optimize::describe(&node.op),
+                node.name,
+                shape
+            );
+        }
+        // Owned inputs the op did not reuse go back to the pool.
+        for i in inputs {
+            if let Input::Owned(t) = i {
+                pool.recycle(t);
+            }
+        }
+        for (o, t) in node.outputs.iter().zip(outs) {
+            values[*o] = Some(t);
+        }
+        for v in &plan.free_after[j] {
+            if let Some(t) = values[*v].take() {
+                pool.recycle(t);
+            }
+        }
+    }
+    let mut result = Vec::with_capacity(g.outputs.len());
+    for (name, v) in &g.outputs {
+        let t = match (&g.consts[*v], values[*v].take()) {
+            (Some(c), _) => c.clone(),
+            (None, Some(t)) => t,
+            (None, None) => {
+                return Err(Error::InvalidModel(format!(
+                    "output `{name}` was not computed"
+                )))
+            }
+        };
+        result.push(t);
+        // A value listed twice as output: keep a copy for the second.
+        if g.outputs.iter().filter(|(_, x)| x == v).count() > 1 {
+            values[*v] = result.last().cloned();
+        }
+    }
+    Ok(result)
+}

@@ -1,0 +1,1107 @@
+//! Conv and ConvTranspose (2-D, NCHW).
+//!
+//! Strategy:
+//! * depthwise (one input and one output channel per group): a direct kernel whose
+//!   inner loop runs over contiguous output pixels, so it vectorizes;
+//! * everything else: GEMM `W[cout_g × cin_g·kh·kw] · col[cin_g·kh·kw × pixels]`, tiled
+//!   over output pixels. 1×1/stride-1/no-pad convs read the input directly as the GEMM
+//!   `B` matrix; others build the `col` tile (im2col) in a per-task scratch buffer that
+//!   stays in cache. Each tile gets its bias and fused activation chain applied while it
+//!   is still hot. Tiles run in parallel on the current rayon pool.
+
+use super::elementwise::{apply_chain, Chain};
+use super::Input;
+use crate::exec::BufPool;
+use crate::packed::{gemm_tile, BSrc, MatB, PackB, PackedA, MR, NR};
+use crate::simd::multiversion;
+use crate::tensor::{checked_numel, data, f32_array, Tensor};
+use rayon::prelude::*;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AutoPad {
+    NotSet,
+    SameUpper,
+    SameLower,
+    Valid,
+}
+
+impl AutoPad {
+    pub fn parse(s: &str) -> Option<AutoPad> {
+        Some(match s {
+            "" | "NOTSET" => AutoPad::NotSet,
+            "SAME_UPPER" => AutoPad::SameUpper,
+            "SAME_LOWER" => AutoPad::SameLower,
+            "VALID" => AutoPad::Valid,
+            _ => return None,
+        })
+    }
+}
+
+/// Spatial geometry shared by Conv, ConvTranspose and the pooling ops.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Geometry {
+    pub kernel: [usize; 2],
+    pub strides: [usize; 2],
+    /// top, left, bottom, right
+    pub pads: [usize; 4],
+    pub dilations: [usize; 2],
+    pub auto_pad: AutoPad,
+}
+
+/// Resolved output size and padding for one input size.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Resolved {
+    pub oh: usize,
+    pub ow: usize,
+    pub pt: usize,
+    pub pl: usize,
+}
+
+impl Geometry {
+    /// Output size for a forward (conv/pool) window; `ceil` is the pooling ceil_mode.
+    pub fn resolve(&self, h: usize, w: usize, ceil: bool) -> Result<Resolved, String> {
+        let mut out = [0usize; 2];
+        let mut begin = [0usize; 2];
+        for (i, &size) in [h, w].iter().enumerate() {
+            let s = self.strides[i];
+            let ek = (self.kernel[i] - 1) * self.dilations[i] + 1;
+            match self.auto_pad {
+                AutoPad::SameUpper | AutoPad::SameLower => {
+                    let o = size.div_ceil(s);
+                    let total = ((o.max(1) - 1) * s + ek).saturating_sub(size);
+                    begin[i] = if self.auto_pad == AutoPad::SameUpper {
+                        total / 2
+                    } else {
+                        total.div_ceil(2)
+                    };
+                    out[i] = o;
+                }
+                AutoPad::Valid | AutoPad::NotSet => {
+                    let (pb, pe) = if self.auto_pad == AutoPad::Valid {
+                        (0, 0)
+                    } else {
+                        (self.pads[i], self.pads[i + 2])
+                    };
+                    let padded = size + pb + pe;
+                    if padded < ek {
+                        return Err(format!(
+                            "input spatial size {h}×{w} is smaller than the kernel {:?} (after padding)",
+                            self.kernel
+                        ));
+                    }
+                    let span = padded - ek;
+                    let mut o = if ceil { span.div_ceil(s) } else { span / s } + 1;
+                    // ceil_mode must not start a window entirely in the end padding.
+                    if ceil && (o - 1) * s >= size + pb {
+                        o -= 1;
+                    }
+                    out[i] = o;
+                    begin[i] = pb;
+                }
+            }
+        }
+        Ok(Resolved {
+            oh: out[0],
+            ow: out[1],
+            pt: begin[0],
+            pl: begin[1],
+        })
+    }
+}
+
+/// Weights in GEMM layout plus the folded bias.
+#[derive(Clone, Debug)]
+pub(crate) struct ConvWeights {
+    /// `[cout, cin_g * kh * kw]`, row-major (exactly ONNX's weight layout).
+    pub w: Vec<f32>,
+    pub bias: Vec<f32>,
+    pub cout: usize,
+    pub cin_g: usize,
+    /// Per-group packed GEMM operand, built by [`ConvWeights::pack`].
+    pub packed: Vec<PackedA>,
+}
+
+impl ConvWeights {
+    /// (Re)packs the weights for the GEMM kernel; call after any change to `w`.
+    pub fn pack(&mut self, group: usize) {
+        let cout_g = self.cout / group.max(1);
+        let k = self.w.len() / self.cout.max(1);
+        self.packed = (0..group)
+            .map(|g| PackedA::new(&self.w[g * cout_g * k..], cout_g, k, k))
+            .collect();
+    }
+
+    pub fn from_tensors(
+        w: &Tensor,
+        b: Option<&Tensor>,
+        kernel: [usize; 2],
+    ) -> Result<Self, String> {
+        let wa = w.as_f32()?;
+        let s = wa.shape();
+        if s.len() != 4 {
+            return Err(format!("weight must have rank 4, got shape {s:?}"));
+        }
+        if [s[2], s[3]] != kernel {
+            return Err(format!(
+                "weight shape {s:?} does not match kernel_shape {kernel:?}"
+            ));
+        }
+        let bias = match b {
+            Some(b) => {
+                let ba = b.as_f32()?;
+                if ba.len() != s[0] {
+                    return Err(format!("bias has {} elements, expected {}", ba.len(), s[0]));
+                }
+                data(ba).to_vec()
+            }
+            None => vec![0.0; s[0]],
+        };
+        Ok(ConvWeights {
+            w: data(wa).to_vec(),
+            bias,
+            cout: s[0],
+            cin_g: s[1],
+            packed: vec![],
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Conv {
+    pub geo: Geometry,
+    pub group: usize,
+    /// Captured at load time by the optimizer; `None` reads weight/bias from inputs.
+    pub weights: Option<ConvWeights>,
+    /// Fused elementwise epilogue.
+    pub post: Chain,
+}
+
+/// Output-pixel tile width for the GEMM path (a multiple of `NR`); with `KC = 256` the
+/// packed B tile is 256 KiB and stays in L2.
+const TILE_N: usize = 256;
+
+impl Conv {
+    pub fn run(&self, inputs: &[Input<'_>], alloc: &mut BufPool) -> Result<Tensor, String> {
+        let owned;
+        let wts = match &self.weights {
+            Some(w) => w,
+            None => {
+                let w = inputs
+                    .get(1)
+                    .and_then(|i| i.opt())
+                    .ok_or("missing weight input")?;
+                let b = inputs.get(2).and_then(|i| i.opt());
+                let mut cw = ConvWeights::from_tensors(w, b, self.geo.kernel)?;
+                if cw.cin_g != 1 || cw.cout != self.group {
+                    cw.pack(self.group);
+                }
+                owned = cw;
+                &owned
+            }
+        };
+        let x = inputs[0].get().as_f32()?;
+        let xs = x.shape();
+        if xs.len() != 4 {
+            return Err(format!("expected a rank-4 NCHW input, got shape {xs:?}"));
+        }
+        let (n, c, h, w) = (xs[0], xs[1], xs[2], xs[3]);
+        let g = self.group;
+        if g == 0 || c != wts.cin_g * g || wts.cout % g != 0 {
+            return Err(format!(
+                "input has {c} channels but weights expect {} × group {g} (weight has {} output channels)",
+                wts.cin_g, wts.cout
+            ));
+        }
+        let r = self.geo.resolve(h, w, false)?;
+        let (oh, ow) = (r.oh, r.ow);
+        let out_shape = [n, wts.cout, oh, ow];
+        let mut out = alloc.take(checked_numel(&out_shape)?);
+        if out.is_empty() {
+            return Ok(Tensor::F32(f32_array(&out_shape, out)));
+        }
+        let xd = data(x);
+        let cout_g = wts.cout / g;
+        let [kh, kw] = self.geo.kernel;
+        if wts.cin_g == 1 && cout_g == 1 {
+            depthwise(xd, &mut out, wts, &self.geo, r, [n, c, h, w], &self.post);
+        } else {
+            if wts.packed.len() != g {
+                return Err("internal: conv weights are not packed".into());
+            }
+            let geo = &self.geo;
+            let npix = oh * ow;
+            let direct = kh == 1
+                && kw == 1
+                && geo.strides == [1, 1]
+                && r.pt == 0
+                && r.pl == 0
+                && oh == h
+                && ow == w;
+            // Stride-2 im2col reads every other column; de-interleaving the input once
+            // turns those gathers into contiguous copies.
+            let deint = !direct && geo.strides[1] == 2 && geo.dilations[1] == 1;
+            let xde = if deint {
+                let mut buf = alloc.take(xd.len());
+                deinterleave_rows(xd, w, &mut buf);
+                Some(buf)
+            } else {
+                None
+            };
+            let xd: &[f32] = xde.as_deref().unwrap_or(xd);
+            let threads = rayon::current_num_threads();
+            let per_image = n * g;
+            let tile = TILE_N.min(npix.div_ceil(NR) * NR).max(NR);
+            let ntiles = npix.div_ceil(tile);
+            // Split output channels too when pixel tiles alone cannot feed the threads.
+            // (Splits never change per-element arithmetic, so results stay identical.)
+            let mut mblocks = 1;
+            while per_image * ntiles * mblocks < 2 * threads && cout_g.div_ceil(MR) >= 2 * mblocks {
+                mblocks *= 2;
+            }
+            let mb = cout_g.div_ceil(mblocks).div_ceil(MR) * MR;
+            let mblocks = cout_g.div_ceil(mb);
+            let out_ptr = SyncPtr(out.as_mut_ptr());
+            let out_len = out.len();
+            let tasks = per_image * ntiles * mblocks;
+            let run_task = |t: usize, scratch: &mut Vec<f32>| {
+                let ti = t % ntiles;
+                let rest = t / ntiles;
+                let mbi = rest % mblocks;
+                let img = rest / mblocks;
+                let (b, gi) = (img / g, img % g);
+                let p0 = ti * tile;
+                let pn = tile.min(npix - p0);
+                let m0 = mbi * mb;
+                let mn = mb.min(cout_g - m0);
+                let xin =
+                    &xd[(b * c + gi * wts.cin_g) * h * w..(b * c + (gi + 1) * wts.cin_g) * h * w];
+                let base = (b * wts.cout + gi * cout_g) * npix;
+                assert!(base + (m0 + mn - 1) * npix + p0 + pn <= out_len);
+                let bias = &wts.bias[gi * cout_g..(gi + 1) * cout_g];
+                let cols;
+                let mat = MatB {
+                    data: xin,
+                    ld: h * w,
+                };
+                let src = if direct {
+                    // 1×1: the input planes are the B matrix. (Reading them in place
+                    // without packing measured no faster: the strided loads cost what the
+                    // copy saves.)
+                    BSrc::Pack(&mat)
+                } else {
+                    cols = Im2col {
+                        x: xin,
+                        h,
+                        w,
+                        geo,
+                        r,
+                        deint,
+                    };
+                    BSrc::Pack(&cols)
+                };
+                // SAFETY: tasks own disjoint (channel-range × pixel-range) tiles of `out`:
+                // rows m0..m0+mn × columns p0..p0+pn of this image/group, in bounds by the
+                // assert above.
+                unsafe {
+                    gemm_tile(
+                        &wts.packed[gi],
+                        src,
+                        Some(bias),
+                        m0,
+                        mn,
+                        p0,
+                        pn,
+                        out_ptr.get().add(base + p0),
+                        npix,
+                        scratch,
+                    )
+                };
+                if !self.post.is_empty() {
+                    for j in m0..m0 + mn {
+                        // SAFETY: the same tile, one row at a time; no other task touches it.
+                        let row = unsafe {
+                            std::slice::from_raw_parts_mut(
+                                out_ptr.get().add(base + j * npix + p0),
+                                pn,
+                            )
+                        };
+                        apply_chain(&self.post, row);
+                    }
+                }
+            };
+            if tasks > 1 && threads > 1 {
+                (0..tasks)
+                    .into_par_iter()
+                    .for_each(|t| with_scratch(|s| run_task(t, &mut s.0)));
+            } else {
+                with_scratch(|s| (0..tasks).for_each(|t| run_task(t, &mut s.0)));
+            }
+            if let Some(buf) = xde {
+                alloc.give(buf);
+            }
+        }
+        Ok(Tensor::F32(f32_array(&out_shape, out)))
+    }
+}
+
+thread_local! {
+    /// Per-thread scratch (packed B tile, column tile), kept across calls so that
+    /// steady-state inference does not allocate (and page-fault) per tile.
+    static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+fn with_scratch<R>(f: impl FnOnce(&mut (Vec<f32>, Vec<f32>)) -> R) -> R {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        // Re-entered on this thread (rayon work stealing inside a task): use a fresh one.
+        Err(_) => f(&mut (Vec::new(), Vec::new())),
+    })
+}
+
+/// A raw pointer that may cross threads; used only for disjoint tile writes.
+#[derive(Clone, Copy)]
+struct SyncPtr(*mut f32);
+// SAFETY: only used to hand disjoint output regions to parallel tasks.
+unsafe impl Send for SyncPtr {}
+unsafe impl Sync for SyncPtr {}
+impl SyncPtr {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// im2col as a [`PackB`] source: row `k` = (input channel, ky, kx), column = output
+/// pixel. Values are written straight into packed panel layout.
+struct Im2col<'a> {
+    x: &'a [f32],
+    h: usize,
+    w: usize,
+    geo: &'a Geometry,
+    r: Resolved,
+    /// `x` rows are stored de-interleaved (even columns, then odd columns from
+    /// `w.div_ceil(2)`), which makes stride-2 gathers contiguous copies.
+    deint: bool,
+}
+
+/// Column `ix` of a row stored de-interleaved (see [`Im2col::deint`]).
+#[inline(always)]
+fn deint_index(ix: usize, half: usize) -> usize {
+    (ix & 1) * half + (ix >> 1)
+}
+
+/// De-interleaves every row of `x` (row length `w`) into `out`.
+fn deinterleave_rows(x: &[f32], w: usize, out: &mut [f32]) {
+    let half = w.div_ceil(2);
+    let f = |(src, dst): (&[f32], &mut [f32])| {
+        let (ev, od) = dst.split_at_mut(half);
+        for (i, pair) in src.chunks(2).enumerate() {
+            ev[i] = pair[0];
+            if let Some(&v) = pair.get(1) {
+                od[i] = v;
+            }
+        }
+    };
+    if rayon::current_num_threads() > 1 && x.len() > 1 << 16 {
+        x.par_chunks(w).zip(out.par_chunks_mut(w)).for_each(f);
+    } else {
+        x.chunks(w).zip(out.chunks_mut(w)).for_each(f);
+    }
+}
+
+impl PackB for Im2col<'_> {
+    fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, out: &mut [f32]) {
+        let [kh, kw] = self.geo.kernel;
+        let [sh, sw] = self.geo.strides;
+        let [dh, dw] = self.geo.dilations;
+        let (h, w, ow) = (self.h, self.w, self.r.ow);
+        let panels = nc.div_ceil(NR);
+        // Output coordinates of each panel's first column (divisions hoisted out of the
+        // k loop).
+        let starts: Vec<(usize, usize, usize)> = (0..panels)
+            .map(|q| {
+                let c0 = j0 + q * NR;
+                (c0 / ow, c0 % ow, NR.min(j0 + nc - c0))
+            })
+            .collect();
+        // Panels whose 16 pixels sit in one output row with every horizontal tap inside
+        // the input (stride 1): their rows are plain 16-float copies, no bounds logic.
+        let (pl, reach) = (self.r.pl, (kw - 1) * dw);
+        let interior: Vec<bool> = starts
+            .iter()
+            .map(|&(_, ox0, wid)| {
+                sw == 1 && wid == NR && ox0 + NR <= ow && ox0 >= pl && ox0 + NR + reach <= w + pl
+            })
+            .collect();
+        for kk in 0..kc {
+            let kidx = k0 + kk;
+            let ci = kidx / (kh * kw);
+            let ky = (kidx / kw) % kh;
+            let kx = kidx % kw;
+            let plane = &self.x[ci * h * w..(ci + 1) * h * w];
+            let yoff = (ky * dh) as isize - self.r.pt as isize;
+            let xoff = (kx * dw) as isize - self.r.pl as isize;
+            for (q, &(oy0, ox0, wid)) in starts.iter().enumerate() {
+                let dst: &mut [f32; NR] = (&mut out[q * kc * NR + kk * NR..][..NR])
+                    .try_into()
+                    .expect("NR-sized");
+                if interior[q] {
+                    let iy = (oy0 * sh) as isize + yoff;
+                    if iy < 0 || iy >= h as isize {
+                        *dst = [0.0; NR];
+                    } else {
+                        let s0 = iy as usize * w + (ox0 as isize + xoff) as usize;
+                        *dst = plane[s0..s0 + NR].try_into().expect("NR-sized");
+                    }
+                    continue;
+                }
+                if self.deint && ox0 + wid <= ow {
+                    // Stride 2 on de-interleaved rows: columns ix0, ix0+2, … are adjacent.
+                    let iy = (oy0 * sh) as isize + yoff;
+                    if iy < 0 || iy >= h as isize {
+                        *dst = [0.0; NR];
+                        continue;
+                    }
+                    let row = &plane[iy as usize * w..(iy as usize + 1) * w];
+                    let half = w.div_ceil(2);
+                    let ix0 = (ox0 * 2) as isize + xoff;
+                    if ix0 >= 0 && ix0 as usize + 2 * (wid - 1) < w {
+                        let s0 = deint_index(ix0 as usize, half);
+                        if wid == NR {
+                            *dst = row[s0..s0 + NR].try_into().expect("NR-sized");
+                        } else {
+                            dst[..wid].copy_from_slice(&row[s0..s0 + wid]);
+                            dst[wid..].fill(0.0);
+                        }
+                    } else {
+                        *dst = [0.0; NR];
+                        for (t, d) in dst.iter_mut().enumerate().take(wid) {
+                            let ix = ix0 + 2 * t as isize;
+                            if ix >= 0 && (ix as usize) < w {
+                                *d = row[deint_index(ix as usize, half)];
+                            }
+                        }
+                    }
+                    continue;
+                }
+                if ox0 + wid <= ow {
+                    // Whole panel within one output row.
+                    let iy = (oy0 * sh) as isize + yoff;
+                    if iy < 0 || iy >= h as isize {
+                        *dst = [0.0; NR];
+                        continue;
+                    }
+                    let row = &plane[iy as usize * w..(iy as usize + 1) * w];
+                    let start = (ox0 * sw) as isize + xoff;
+                    // Valid t: 0 <= start + t*sw < w.
+                    let lo = if start >= 0 {
+                        0
+                    } else {
+                        ((-start) as usize).div_ceil(sw)
+                    }
+                    .min(wid);
+                    let hi = if start >= w as isize {
+                        0
+                    } else {
+                        ((w as isize - start) as usize).div_ceil(sw)
+                    }
+                    .clamp(lo, wid);
+                    if lo == 0 && hi == NR && sw == 1 {
+                        let s0 = start as usize;
+                        *dst = row[s0..s0 + NR].try_into().expect("NR-sized");
+                        continue;
+                    }
+                    *dst = [0.0; NR];
+                    for (t, d) in dst.iter_mut().enumerate().take(hi).skip(lo) {
+                        *d = row[(start + (t * sw) as isize) as usize];
+                    }
+                    continue;
+                }
+                let (mut oy, mut ox) = (oy0, ox0);
+                *dst = [0.0; NR];
+                for d in dst.iter_mut().take(wid) {
+                    let iy = (oy * sh) as isize + yoff;
+                    let ix = (ox * sw) as isize + xoff;
+                    if iy >= 0 && iy < h as isize && ix >= 0 && ix < w as isize {
+                        let ix = if self.deint {
+                            deint_index(ix as usize, w.div_ceil(2))
+                        } else {
+                            ix as usize
+                        };
+                        *d = plane[iy as usize * w + ix];
+                    }
+                    ox += 1;
+                    if ox == ow {
+                        ox = 0;
+                        oy += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Direct depthwise convolution (one input channel per output channel).
+fn depthwise(
+    x: &[f32],
+    out: &mut [f32],
+    wts: &ConvWeights,
+    geo: &Geometry,
+    r: Resolved,
+    dims: [usize; 4],
+    post: &Chain,
+) {
+    let [_, c, h, w] = dims;
+    let (oh, ow) = (r.oh, r.ow);
+    let [kh, kw] = geo.kernel;
+    let plane = |bc: usize, dst: &mut [f32]| {
+        let ch = bc % c;
+        let src = &x[bc * h * w..(bc + 1) * h * w];
+        let kern = &wts.w[ch * kh * kw..(ch + 1) * kh * kw];
+        with_scratch(|s| {
+            let fast = geo.dilations == [1, 1]
+                && (geo.strides[1] == 1 || geo.strides[1] == 2)
+                && kh <= MAX_FAST_KH;
+            match (fast, kw) {
+                (true, 3) => dw_plane_fast::<3>(
+                    src,
+                    dst,
+                    kern,
+                    wts.bias[ch],
+                    [h, w, oh, ow],
+                    geo,
+                    r,
+                    &mut s.1,
+                ),
+                (true, 5) => dw_plane_fast::<5>(
+                    src,
+                    dst,
+                    kern,
+                    wts.bias[ch],
+                    [h, w, oh, ow],
+                    geo,
+                    r,
+                    &mut s.1,
+                ),
+                (true, 7) => dw_plane_fast::<7>(
+                    src,
+                    dst,
+                    kern,
+                    wts.bias[ch],
+                    [h, w, oh, ow],
+                    geo,
+                    r,
+                    &mut s.1,
+                ),
+                _ => dw_plane(src, dst, kern, wts.bias[ch], h, w, oh, ow, geo, r, &mut s.1),
+            }
+        });
+        apply_chain(post, dst);
+    };
+    if rayon::current_num_threads() > 1 && out.len() > 4096 {
+        out.par_chunks_mut(oh * ow)
+            .enumerate()
+            .for_each(|(bc, dst)| plane(bc, dst));
+    } else {
+        for (bc, dst) in out.chunks_mut(oh * ow).enumerate() {
+            plane(bc, dst);
+        }
+    }
+}
+
+/// Tallest kernel the fast depthwise path handles (its row ring is a fixed array).
+const MAX_FAST_KH: usize = 8;
+
+/// Depthwise plane for kernel width `K`, dilation 1, horizontal stride 1 or 2.
+///
+/// Input rows are copied once into zero-padded (and, for stride 2, even/odd
+/// de-interleaved) buffers, so every tap of every output pixel is in bounds and the inner
+/// loop is a branch-free `K`-tap dot product that vectorizes across output pixels.
+#[allow(clippy::too_many_arguments)]
+fn dw_plane_fast<const K: usize>(
+    src: &[f32],
+    dst: &mut [f32],
+    kern: &[f32],
+    bias: f32,
+    dims: [usize; 4],
+    geo: &Geometry,
+    r: Resolved,
+    scratch: &mut Vec<f32>,
+) {
+    let [h, w, oh, ow] = dims;
+    let kh = geo.kernel[0];
+    let [sh, sw] = geo.strides;
+    // Padded row: index i holds input column i - pl (zero outside).
+    let pw = (ow - 1) * sw + K;
+    let half = pw.div_ceil(2);
+    let row_len = if sw == 2 { 2 * half } else { pw };
+    // Slots: one per kernel row (a ring keyed by input row), plus a zero row.
+    scratch.resize((kh + 1) * row_len, 0.0);
+    let (rows, zero) = scratch.split_at_mut(kh * row_len);
+    zero.fill(0.0);
+    let mut slot_row = [usize::MAX; MAX_FAST_KH];
+    for oy in 0..oh {
+        let orow = &mut dst[oy * ow..(oy + 1) * ow];
+        orow.fill(bias);
+        for ky in 0..kh {
+            let iy = (oy * sh + ky) as isize - r.pt as isize;
+            if iy < 0 || iy >= h as isize {
+                continue;
+            }
+            let iy = iy as usize;
+            let slot = iy % kh;
+            let buf = &mut rows[slot * row_len..(slot + 1) * row_len];
+            if slot_row[slot] != iy {
+                fill_padded(buf, &src[iy * w..(iy + 1) * w], r.pl, sw, half);
+                slot_row[slot] = iy;
+            }
+            let wk: [f32; K] = kern[ky * K..(ky + 1) * K].try_into().expect("K taps");
+            dw_row::<K>(orow, buf, &wk, sw, half);
+        }
+    }
+    let _ = zero;
+}
+
+/// Writes `row` into `buf` shifted right by `pl` with zero borders; for stride 2 the
+/// result is stored de-interleaved (even columns, then odd columns at `half`).
+fn fill_padded(buf: &mut [f32], row: &[f32], pl: usize, sw: usize, half: usize) {
+    if sw == 1 {
+        // Only the borders need zeros; the middle is overwritten.
+        let n = row.len().min(buf.len().saturating_sub(pl));
+        let pl = pl.min(buf.len());
+        buf[..pl].fill(0.0);
+        buf[pl..pl + n].copy_from_slice(&row[..n]);
+        buf[pl + n..].fill(0.0);
+    } else {
+        buf.fill(0.0);
+        let (ev, od) = buf.split_at_mut(half);
+        // Padded position p = i + pl goes to ev[p/2] (p even) or od[p/2] (p odd).
+        for (parity, dst) in [(0usize, ev), (1usize, od)] {
+            // First input column landing on this parity.
+            let i0 = (parity + 2 - pl % 2) % 2;
+            if i0 >= row.len() {
+                continue;
+            }
+            let k0 = (i0 + pl) / 2;
+            for (d, &v) in dst.iter_mut().skip(k0).zip(row[i0..].iter().step_by(2)) {
+                *d = v;
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// `out[ox] += Σ_kx w[kx] · padded[ox·sw + kx]` over a whole output row.
+    fn dw_row<const K: usize>(out: &mut [f32], buf: &[f32], wk: &[f32; K], sw: usize, half: usize) {
+        let n = out.len();
+        if sw == 1 {
+            let p = &buf[..n + K - 1];
+            for (ox, o) in out.iter_mut().enumerate() {
+                let mut a = *o;
+                for kx in 0..K {
+                    a += wk[kx] * p[ox + kx];
+                }
+                *o = a;
+            }
+        } else {
+            let (ev, od) = buf.split_at(half);
+            let ev = &ev[..n + K / 2];
+            let od = &od[..n + (K - 1) / 2];
+            for (ox, o) in out.iter_mut().enumerate() {
+                let mut a = *o;
+                for kx in 0..K {
+                    let v = if kx % 2 == 0 { ev[ox + kx / 2] } else { od[ox + kx / 2] };
+                    a += wk[kx] * v;
+                }
+                *o = a;
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// One depthwise output plane. Each kernel tap is a pass of `out[lo..hi] += w·in[..]`
+    /// over contiguous memory; for stride 2 the input row is first split into even and
+    /// odd columns so those passes stay contiguous (and vectorize) too.
+    #[allow(clippy::too_many_arguments)]
+    fn dw_plane(src: &[f32], dst: &mut [f32], kern: &[f32], bias: f32, h: usize, w: usize, oh: usize, ow: usize, geo: &Geometry, r: Resolved, split: &mut Vec<f32>) {
+        let [kh, kw] = geo.kernel;
+        let [sh, sw] = geo.strides;
+        let [dh, dw] = geo.dilations;
+        let deint = sw == 2;
+        let half = w.div_ceil(2);
+        if deint {
+            split.resize(2 * half, 0.0);
+        }
+        let mut split_row = usize::MAX;
+        for oy in 0..oh {
+            let orow = &mut dst[oy * ow..(oy + 1) * ow];
+            orow.fill(bias);
+            for ky in 0..kh {
+                let iy = (oy * sh + ky * dh) as isize - r.pt as isize;
+                if iy < 0 || iy >= h as isize {
+                    continue;
+                }
+                let irow = &src[iy as usize * w..(iy as usize + 1) * w];
+                if deint && split_row != iy as usize {
+                    let (ev, od) = split.split_at_mut(half);
+                    for (i, v) in irow.iter().enumerate() {
+                        if i % 2 == 0 {
+                            ev[i / 2] = *v;
+                        } else {
+                            od[i / 2] = *v;
+                        }
+                    }
+                    split_row = iy as usize;
+                }
+                for kx in 0..kw {
+                    let wv = kern[ky * kw + kx];
+                    let off = (kx * dw) as isize - r.pl as isize;
+                    // Valid ox: 0 <= ox*sw + off < w.
+                    let lo = if off >= 0 { 0 } else { ((-off) as usize).div_ceil(sw) };
+                    let hi_excl = if (w as isize) - off <= 0 { 0 } else { ((w as isize - off) as usize).div_ceil(sw) };
+                    let hi = hi_excl.min(ow);
+                    if lo >= hi {
+                        continue;
+                    }
+                    let start = ((lo * sw) as isize + off) as usize;
+                    let n = hi - lo;
+                    let s: &[f32] = if sw == 1 {
+                        &irow[start..start + n]
+                    } else if deint {
+                        // Columns start, start+2, ... live in one half at start/2.
+                        let base = if start.is_multiple_of(2) { 0 } else { half };
+                        &split[base + start / 2..base + start / 2 + n]
+                    } else {
+                        &[]
+                    };
+                    if sw == 1 || deint {
+                        for (o, &i) in orow[lo..hi].iter_mut().zip(s) {
+                            *o += wv * i;
+                        }
+                    } else {
+                        for (t, o) in orow[lo..hi].iter_mut().enumerate() {
+                            *o += wv * irow[start + t * sw];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Output-channel affine folding (`y = y·s + t`) for weights that support it; used by
+/// the optimizer to absorb BatchNorm, per-channel Add/Mul and scalar scale/shift.
+pub(crate) trait ChannelAffine {
+    fn cout(&self) -> usize;
+    fn scale_shift(&mut self, s: &[f32], t: &[f32]);
+}
+
+impl ChannelAffine for ConvWeights {
+    fn cout(&self) -> usize {
+        self.cout
+    }
+    fn scale_shift(&mut self, s: &[f32], t: &[f32]) {
+        let per = self.w.len() / self.cout.max(1);
+        for co in 0..self.cout {
+            self.w[co * per..(co + 1) * per]
+                .iter_mut()
+                .for_each(|v| *v *= s[co]);
+            self.bias[co] = self.bias[co] * s[co] + t[co];
+        }
+        self.packed.clear();
+    }
+}
+
+/// ConvTranspose weights: ONNX layout `[cin, cout_g, kh, kw]`, plus the per-group
+/// transposed-and-packed GEMM operand `Wᵀ[cout_g·kh·kw × cin_g]`.
+#[derive(Clone, Debug)]
+pub(crate) struct CtWeights {
+    pub w: Vec<f32>,
+    pub bias: Vec<f32>,
+    pub cin: usize,
+    pub cout_g: usize,
+    pub kernel: [usize; 2],
+    pub packed: Vec<PackedA>,
+}
+
+impl CtWeights {
+    pub fn from_tensors(
+        w: &Tensor,
+        b: Option<&Tensor>,
+        kernel: [usize; 2],
+        group: usize,
+    ) -> Result<Self, String> {
+        let wa = w.as_f32()?;
+        let s = wa.shape();
+        if s.len() != 4 || [s[2], s[3]] != kernel || s[0] % group.max(1) != 0 {
+            return Err(format!(
+                "weight shape {s:?} does not fit kernel {kernel:?} and group {group}"
+            ));
+        }
+        let cout = s[1] * group;
+        let bias = match b {
+            Some(b) => {
+                let ba = b.as_f32()?;
+                if ba.len() != cout {
+                    return Err(format!("bias has {} elements, expected {cout}", ba.len()));
+                }
+                data(ba).to_vec()
+            }
+            None => vec![0.0; cout],
+        };
+        let mut cw = CtWeights {
+            w: data(wa).to_vec(),
+            bias,
+            cin: s[0],
+            cout_g: s[1],
+            kernel,
+            packed: vec![],
+        };
+        cw.pack(group);
+        Ok(cw)
+    }
+
+    pub fn pack(&mut self, group: usize) {
+        let cin_g = self.cin / group.max(1);
+        let kk = self.cout_g * self.kernel[0] * self.kernel[1];
+        self.packed = (0..group)
+            .map(|g| {
+                // Wᵀ for this group: row = (co, ky, kx), column = ci.
+                let mut t = vec![0f32; kk * cin_g];
+                for ci in 0..cin_g {
+                    for r in 0..kk {
+                        t[r * cin_g + ci] = self.w[(g * cin_g + ci) * kk + r];
+                    }
+                }
+                PackedA::new(&t, kk, cin_g, cin_g)
+            })
+            .collect();
+    }
+}
+
+impl ChannelAffine for CtWeights {
+    fn cout(&self) -> usize {
+        self.bias.len()
+    }
+    fn scale_shift(&mut self, s: &[f32], t: &[f32]) {
+        let group = self.bias.len() / self.cout_g.max(1);
+        let cin_g = self.cin / group.max(1);
+        let kpos = self.kernel[0] * self.kernel[1];
+        for ci in 0..self.cin {
+            let g = ci / cin_g.max(1);
+            for col in 0..self.cout_g {
+                let co = g * self.cout_g + col;
+                let base = (ci * self.cout_g + col) * kpos;
+                self.w[base..base + kpos]
+                    .iter_mut()
+                    .for_each(|v| *v *= s[co]);
+            }
+        }
+        for co in 0..self.bias.len() {
+            self.bias[co] = self.bias[co] * s[co] + t[co];
+        }
+        self.packed.clear();
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct ConvTranspose {
+    pub geo: Geometry,
+    pub group: usize,
+    pub output_padding: [usize; 2],
+    pub post: Chain,
+    /// Captured at load time by the optimizer; `None` reads weight/bias from inputs.
+    pub weights: Option<CtWeights>,
+}
+
+impl ConvTranspose {
+    pub fn run(&self, inputs: &[Input<'_>], alloc: &mut BufPool) -> Result<Tensor, String> {
+        let x = inputs[0].get().as_f32()?;
+        let owned;
+        let wts = match &self.weights {
+            Some(w) => w,
+            None => {
+                let w = inputs
+                    .get(1)
+                    .and_then(|i| i.opt())
+                    .ok_or("missing weight input")?;
+                let b = inputs.get(2).and_then(|i| i.opt());
+                owned = CtWeights::from_tensors(w, b, self.geo.kernel, self.group)?;
+                &owned
+            }
+        };
+        let xs = x.shape();
+        if xs.len() != 4 {
+            return Err(format!("expected a rank-4 NCHW input, got shape {xs:?}"));
+        }
+        let g = self.group;
+        let (n, cin, h, w) = (xs[0], xs[1], xs[2], xs[3]);
+        if g == 0 || wts.cin != cin || cin % g != 0 || wts.packed.len() != g {
+            return Err(format!(
+                "input has {cin} channels; weights expect {} (group {g})",
+                wts.cin
+            ));
+        }
+        if self.geo.auto_pad != AutoPad::NotSet && self.geo.auto_pad != AutoPad::Valid {
+            return Err("ConvTranspose auto_pad SAME_* is not supported".into());
+        }
+        let cout_g = wts.cout_g;
+        let cout = cout_g * g;
+        let cin_g = cin / g;
+        let [kh, kw] = self.geo.kernel;
+        let [sh, sw] = self.geo.strides;
+        let [dh, dw] = self.geo.dilations;
+        let [pt, pl, pb, pr] = if self.geo.auto_pad == AutoPad::Valid {
+            [0; 4]
+        } else {
+            self.geo.pads
+        };
+        if h == 0 || w == 0 {
+            return Err(format!("empty spatial input {xs:?}"));
+        }
+        let full_h = (h - 1) * sh + (kh - 1) * dh + 1 + self.output_padding[0];
+        let full_w = (w - 1) * sw + (kw - 1) * dw + 1 + self.output_padding[1];
+        if full_h < pt + pb + 1 || full_w < pl + pr + 1 {
+            return Err("padding larger than the output".into());
+        }
+        let (oh, ow) = (full_h - pt - pb, full_w - pl - pr);
+        let out_shape = [n, cout, oh, ow];
+        let mut out = alloc.take(checked_numel(&out_shape)?);
+        if out.is_empty() {
+            return Ok(Tensor::F32(f32_array(&out_shape, out)));
+        }
+        let kk = cout_g * kh * kw;
+        let hw = h * w;
+        let xd = data(x);
+        let threads = rayon::current_num_threads();
+        // Non-overlapping windows (kernel == stride, no padding): each output pixel gets
+        // exactly one GEMM value, so column tiles can scatter in parallel.
+        let disjoint = [kh, kw] == [sh, sw]
+            && [dh, dw] == [1, 1]
+            && [pt, pl, pb, pr] == [0; 4]
+            && self.output_padding == [0, 0];
+        if disjoint {
+            let tile = TILE_N.min(hw.div_ceil(NR) * NR);
+            let ntiles = hw.div_ceil(tile);
+            let out_ptr = SyncPtr(out.as_mut_ptr());
+            let task = |t: usize, scratch: &mut (Vec<f32>, Vec<f32>)| {
+                let (pack, col) = scratch;
+                let ti = t % ntiles;
+                let img = t / ntiles;
+                let (b, gi) = (img / g, img % g);
+                let p0 = ti * tile;
+                let pn = tile.min(hw - p0);
+                let xin = &xd[(b * cin + gi * cin_g) * hw..][..cin_g * hw];
+                col.resize(kk * pn, 0.0);
+                // SAFETY: `col` is kk × pn with row stride pn, exclusively ours.
+                unsafe {
+                    gemm_tile(
+                        &wts.packed[gi],
+                        BSrc::Pack(&MatB { data: xin, ld: hw }),
+                        None,
+                        0,
+                        kk,
+                        p0,
+                        pn,
+                        col.as_mut_ptr(),
+                        pn,
+                        pack,
+                    )
+                };
+                for cl in 0..cout_g {
+                    let co = gi * cout_g + cl;
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let row = &mut col[((cl * kh + ky) * kw + kx) * pn..][..pn];
+                            let bv = wts.bias[co];
+                            row.iter_mut().for_each(|v| *v += bv);
+                            apply_chain(&self.post, row);
+                            let (mut iy, mut ix) = (p0 / w, p0 % w);
+                            let plane = (b * cout + co) * oh;
+                            for &v in row.iter() {
+                                let o = (plane + iy * sh + ky) * ow + ix * sw + kx;
+                                // SAFETY: with kernel == stride and no padding, (co, iy, ix,
+                                // ky, kx) maps to a unique in-bounds output element, and
+                                // pixel ranges of tasks are disjoint.
+                                unsafe { *out_ptr.get().add(o) = v };
+                                ix += 1;
+                                if ix == w {
+                                    ix = 0;
+                                    iy += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+            };
+            let tasks = n * g * ntiles;
+            if threads > 1 && tasks > 1 {
+                (0..tasks)
+                    .into_par_iter()
+                    .for_each(|t| with_scratch(|s| task(t, s)));
+            } else {
+                with_scratch(|s| (0..tasks).for_each(|t| task(t, s)));
+            }
+            return Ok(Tensor::F32(f32_array(&out_shape, out)));
+        }
+        // General case: full column matrix per (image, group), then a parallel scatter
+        // per output channel (accumulating overlaps).
+        let mut col = vec![0f32; kk * hw];
+        for b in 0..n {
+            for gi in 0..g {
+                let xin = &xd[(b * cin + gi * cin_g) * hw..][..cin_g * hw];
+                let mut pack = Vec::new();
+                // SAFETY: `col` is kk × hw with row stride hw, exclusively ours.
+                unsafe {
+                    gemm_tile(
+                        &wts.packed[gi],
+                        BSrc::Pack(&MatB { data: xin, ld: hw }),
+                        None,
+                        0,
+                        kk,
+                        0,
+                        hw,
+                        col.as_mut_ptr(),
+                        hw,
+                        &mut pack,
+                    )
+                };
+                let plane_out = &mut out[(b * cout + gi * cout_g) * oh * ow..][..cout_g * oh * ow];
+                let scatter = |cl: usize, dst: &mut [f32]| {
+                    dst.fill(wts.bias[gi * cout_g + cl]);
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let crow = &col[((cl * kh + ky) * kw + kx) * hw..][..hw];
+                            for iy in 0..h {
+                                let oy = (iy * sh + ky * dh) as isize - pt as isize;
+                                if oy < 0 || oy >= oh as isize {
+                                    continue;
+                                }
+                                let orow = &mut dst[oy as usize * ow..][..ow];
+                                for ix in 0..w {
+                                    let ox = (ix * sw + kx * dw) as isize - pl as isize;
+                                    if ox >= 0 && (ox as usize) < ow {
+                                        orow[ox as usize] += crow[iy * w + ix];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    apply_chain(&self.post, dst);
+                };
+                if threads > 1 {
+                    plane_out
+                        .par_chunks_mut(oh * ow)
+                        .enumerate()
+                        .for_each(|(i, d)| scatter(i, d));
+                } else {
+                    plane_out
+                        .chunks_mut(oh * ow)
+                        .enumerate()
+                        .for_each(|(i, d)| scatter(i, d));
+                }
+            }
+        }
+        Ok(Tensor::F32(f32_array(&out_shape, out)))
+    }
+}

@@ -1,0 +1,187 @@
+//! MaxPool, AveragePool and GlobalAveragePool (2-D, NCHW).
+
+use super::conv::Geometry;
+use crate::exec::BufPool;
+use crate::simd::multiversion;
+use crate::tensor::{checked_numel, data, f32_array, Tensor};
+use ndarray::ArrayD;
+use rayon::prelude::*;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PoolKind {
+    Max,
+    /// `count_include_pad`
+    Avg(bool),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Pool2d {
+    pub kind: PoolKind,
+    pub geo: Geometry,
+    pub ceil_mode: bool,
+}
+
+impl Pool2d {
+    pub fn run(&self, x: &ArrayD<f32>, alloc: &mut BufPool) -> Result<Tensor, String> {
+        let s = x.shape();
+        if s.len() != 4 {
+            return Err(format!("expected a rank-4 NCHW input, got shape {s:?}"));
+        }
+        let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
+        let r = self.geo.resolve(h, w, self.ceil_mode)?;
+        let (oh, ow) = (r.oh, r.ow);
+        let out_shape = [n, c, oh, ow];
+        let mut out = alloc.take(checked_numel(&out_shape)?);
+        if out.is_empty() {
+            return Ok(Tensor::F32(f32_array(&out_shape, out)));
+        }
+        let xd = data(x);
+        let [kh, kw] = self.geo.kernel;
+        let [sh, sw] = self.geo.strides;
+        let [dh, dw] = self.geo.dilations;
+        let (pt, pl) = (r.pt as isize, r.pl as isize);
+        let geo = &self.geo;
+        let kind = self.kind;
+        // Valid output x range for kernel column kx: 0 <= ox*sw + kx*dw - pl < w.
+        let xrange = |kx: usize| -> (usize, usize) {
+            let off = (kx * dw) as isize - pl;
+            let lo = if off >= 0 {
+                0
+            } else {
+                ((-off) as usize).div_ceil(sw)
+            };
+            let hi = if off >= w as isize {
+                0
+            } else {
+                ((w as isize - off) as usize).div_ceil(sw)
+            };
+            (lo.min(ow), hi.min(ow).max(lo.min(ow)))
+        };
+        // count_include_pad divides by the window clipped to the padded input only.
+        let padded_extent =
+            |o: usize, k: usize, s: usize, d: usize, p: isize, n: usize, pe: usize| -> usize {
+                (0..k)
+                    .filter(|&i| {
+                        let v = (o * s + i * d) as isize - p;
+                        v >= -p && v < (n + pe) as isize
+                    })
+                    .count()
+            };
+        let plane = |pc: usize, dst: &mut [f32]| {
+            let src = &xd[pc * h * w..(pc + 1) * h * w];
+            let mut cnt_row = vec![0u32; ow];
+            for oy in 0..oh {
+                let orow = &mut dst[oy * ow..(oy + 1) * ow];
+                orow.fill(if kind == PoolKind::Max {
+                    f32::NEG_INFINITY
+                } else {
+                    0.0
+                });
+                cnt_row.fill(0);
+                let mut rows_valid = 0;
+                for ky in 0..kh {
+                    let iy = (oy * sh + ky * dh) as isize - pt;
+                    if iy < 0 || iy >= h as isize {
+                        continue;
+                    }
+                    rows_valid += 1;
+                    let irow = &src[iy as usize * w..(iy as usize + 1) * w];
+                    for kx in 0..kw {
+                        let (lo, hi) = xrange(kx);
+                        let off = (kx * dw) as isize - pl;
+                        pool_row(
+                            kind == PoolKind::Max,
+                            &mut orow[lo..hi],
+                            irow,
+                            (lo * sw) as isize + off,
+                            sw,
+                        );
+                        if rows_valid == 1 {
+                            cnt_row[lo..hi].iter_mut().for_each(|c| *c += 1);
+                        }
+                    }
+                }
+                match kind {
+                    PoolKind::Max => {}
+                    PoolKind::Avg(false) => {
+                        for (v, &c) in orow.iter_mut().zip(&cnt_row) {
+                            *v /= (c as usize * rows_valid).max(1) as f32;
+                        }
+                    }
+                    PoolKind::Avg(true) => {
+                        let ny = padded_extent(oy, kh, sh, dh, pt, h, geo.pads[2]);
+                        for (ox, v) in orow.iter_mut().enumerate() {
+                            let nx = padded_extent(ox, kw, sw, dw, pl, w, geo.pads[3]);
+                            *v /= (ny * nx).max(1) as f32;
+                        }
+                    }
+                }
+            }
+        };
+        if rayon::current_num_threads() > 1 && out.len() > 4096 {
+            out.par_chunks_mut(oh * ow)
+                .enumerate()
+                .for_each(|(i, d)| plane(i, d));
+        } else {
+            out.chunks_mut(oh * ow)
+                .enumerate()
+                .for_each(|(i, d)| plane(i, d));
+        }
+        Ok(Tensor::F32(f32_array(&out_shape, out)))
+    }
+}
+
+multiversion! {
+    /// `dst[t] = max(dst[t], src[start + t*step])` (or `+=` for average pooling).
+    fn pool_row(max: bool, dst: &mut [f32], src: &[f32], start: isize, step: usize) {
+        if dst.is_empty() {
+            return;
+        }
+        let s0 = start as usize;
+        if step == 1 {
+            let s = &src[s0..s0 + dst.len()];
+            if max {
+                // NaN-propagating max, like onnxruntime.
+                for (d, &v) in dst.iter_mut().zip(s) {
+                    *d = if v > *d || v.is_nan() { v } else { *d };
+                }
+            } else {
+                for (d, &v) in dst.iter_mut().zip(s) {
+                    *d += v;
+                }
+            }
+        } else {
+            for (t, d) in dst.iter_mut().enumerate() {
+                let v = src[s0 + t * step];
+                if max {
+                    *d = if v > *d || v.is_nan() { v } else { *d };
+                } else {
+                    *d += v;
+                }
+            }
+        }
+    }
+}
+
+/// Mean over all spatial positions: `[N, C, ...] -> [N, C, 1, ...]`.
+pub(crate) fn global_avg_pool(x: &ArrayD<f32>, alloc: &mut BufPool) -> Result<Tensor, String> {
+    let s = x.shape();
+    if s.len() < 3 {
+        return Err(format!("expected rank ≥ 3, got shape {s:?}"));
+    }
+    let nc = s[0] * s[1];
+    let hw: usize = s[2..].iter().product();
+    let mut out = alloc.take(nc);
+    let xd = data(x);
+    let f = |i: usize, o: &mut f32| {
+        *o = (super::reduce::sum_f64(&xd[i * hw..(i + 1) * hw]) / hw.max(1) as f64) as f32;
+    };
+    if rayon::current_num_threads() > 1 && x.len() > 1 << 15 {
+        out.par_iter_mut().enumerate().for_each(|(i, o)| f(i, o));
+    } else {
+        out.iter_mut().enumerate().for_each(|(i, o)| f(i, o));
+    }
+    let mut shape = vec![s[0], s[1]];
+    shape.extend(std::iter::repeat_n(1, s.len() - 2));
+    Ok(Tensor::F32(f32_array(&shape, out)))
+}

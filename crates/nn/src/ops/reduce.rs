@@ -1,0 +1,255 @@
+//! Normalizations and reductions: ReduceMean, Softmax, LayerNorm (fused), BatchNorm.
+
+use super::math;
+use super::shape::norm_axis;
+use crate::exec::BufPool;
+use crate::simd::multiversion;
+use crate::tensor::{data, f32_array, Tensor};
+use ndarray::{ArrayD, Axis};
+use rayon::prelude::*;
+
+/// Runs `f(row_index, row)` over the rows of `buf`, in parallel when it is large.
+fn rows_mut(buf: &mut [f32], row: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    if row == 0 {
+        return;
+    }
+    if rayon::current_num_threads() > 1 && buf.len() >= 1 << 15 {
+        buf.par_chunks_mut(row)
+            .enumerate()
+            .with_min_len((4096 / row).max(1))
+            .for_each(|(i, r)| f(i, r));
+    } else {
+        buf.chunks_mut(row).enumerate().for_each(|(i, r)| f(i, r));
+    }
+}
+
+pub(crate) fn reduce_mean(
+    x: &ArrayD<f32>,
+    axes: Option<&[i64]>,
+    keepdims: bool,
+) -> Result<Tensor, String> {
+    let s = x.shape().to_vec();
+    let r = s.len();
+    let mut red: Vec<usize> = match axes {
+        Some(a) if !a.is_empty() => a
+            .iter()
+            .map(|&a| norm_axis(a, r))
+            .collect::<Result<_, _>>()?,
+        _ => (0..r).collect(),
+    };
+    red.sort_unstable();
+    red.dedup();
+    let out_shape: Vec<usize> = (0..r)
+        .filter_map(|i| {
+            if red.contains(&i) {
+                keepdims.then_some(1)
+            } else {
+                Some(s[i])
+            }
+        })
+        .collect();
+    // Fast path: a contiguous block of axes [a, b) reduced.
+    let contiguous = red.windows(2).all(|w| w[1] == w[0] + 1);
+    if contiguous && !red.is_empty() {
+        let (a, b) = (red[0], red[red.len() - 1] + 1);
+        let outer: usize = s[..a].iter().product();
+        let mid: usize = s[a..b].iter().product();
+        let inner: usize = s[b..].iter().product();
+        let src = data(x);
+        let mut out = vec![0f32; outer * inner];
+        let inv = 1.0 / mid.max(1) as f32;
+        if inner == 1 {
+            for (o, v) in out.iter_mut().enumerate() {
+                *v = (sum_f64(&src[o * mid..(o + 1) * mid]) / mid.max(1) as f64) as f32;
+            }
+        } else {
+            for o in 0..outer {
+                let dst = &mut out[o * inner..(o + 1) * inner];
+                for m in 0..mid {
+                    let row = &src[(o * mid + m) * inner..][..inner];
+                    dst.iter_mut().zip(row).for_each(|(d, &v)| *d += v);
+                }
+                dst.iter_mut().for_each(|d| *d *= inv);
+            }
+        }
+        return Ok(Tensor::F32(f32_array(&out_shape, out)));
+    }
+    let mut a = x.clone();
+    for &ax in red.iter().rev() {
+        a = a.mean_axis(Axis(ax)).ok_or("mean over an empty axis")?;
+        if keepdims {
+            a.insert_axis_inplace(Axis(ax));
+        }
+    }
+    let a = a.as_standard_layout().into_owned();
+    Ok(Tensor::F32(
+        a.into_shape_with_order(out_shape)
+            .map_err(|e| e.to_string())?,
+    ))
+}
+
+/// Softmax. `legacy` (opset < 13) flattens `[..axis]` × `[axis..]` and normalizes each
+/// row; opset 13+ normalizes along `axis` only.
+pub(crate) fn softmax(
+    x: &ArrayD<f32>,
+    axis: i64,
+    legacy: bool,
+    alloc: &mut BufPool,
+) -> Result<Tensor, String> {
+    let s = x.shape();
+    let ax = norm_axis(axis, s.len())?;
+    let mut buf = alloc.take(x.len());
+    buf.copy_from_slice(data(x));
+    let inner: usize = s[ax + 1..].iter().product();
+    if legacy || inner == 1 {
+        let row: usize = if legacy {
+            s[ax..].iter().product()
+        } else {
+            s[ax]
+        };
+        rows_mut(&mut buf, row, |_, r| softmax_row(r));
+    } else {
+        // Along a middle axis: gather, normalize, scatter.
+        let n = s[ax];
+        let outer: usize = s[..ax].iter().product();
+        let mut tmp = vec![0f32; n];
+        for o in 0..outer {
+            for i in 0..inner {
+                for k in 0..n {
+                    tmp[k] = buf[(o * n + k) * inner + i];
+                }
+                softmax_row(&mut tmp);
+                for k in 0..n {
+                    buf[(o * n + k) * inner + i] = tmp[k];
+                }
+            }
+        }
+    }
+    Ok(Tensor::F32(f32_array(s, buf)))
+}
+
+multiversion! {
+    fn softmax_row(r: &mut [f32]) {
+        // Eight running maxima so the reduction vectorizes.
+        let mut m8 = [f32::NEG_INFINITY; 8];
+        let mut chunks = r.chunks_exact(8);
+        for c in &mut chunks {
+            for i in 0..8 {
+                m8[i] = if c[i] > m8[i] { c[i] } else { m8[i] };
+            }
+        }
+        let max = chunks.remainder().iter().chain(m8.iter()).fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+        for v in r.iter_mut() {
+            *v = math::exp(*v - max);
+        }
+        // Blocked sum: f32 lanes within 64-element blocks, f64 across blocks. Rec heads
+        // normalize over ~20k classes, where one f32 running sum alone costs ~1e-4
+        // absolute error on the top probability.
+        let mut total = 0f64;
+        for block in r.chunks(64) {
+            let mut s8 = [0f32; 8];
+            let mut it = block.chunks_exact(8);
+            for c in &mut it {
+                for i in 0..8 {
+                    s8[i] += c[i];
+                }
+            }
+            let tail: f32 = it.remainder().iter().sum();
+            total += (s8.iter().sum::<f32>() + tail) as f64;
+        }
+        let inv = (1.0 / total) as f32;
+        r.iter_mut().for_each(|v| *v *= inv);
+    }
+}
+
+/// Sum with f64 accumulation (exact enough for any row length we meet).
+pub(crate) fn sum_f64(x: &[f32]) -> f64 {
+    // Four independent accumulators let the loop vectorize.
+    let mut acc = [0f64; 4];
+    let mut chunks = x.chunks_exact(4);
+    for c in &mut chunks {
+        for i in 0..4 {
+            acc[i] += c[i] as f64;
+        }
+    }
+    let tail: f64 = chunks.remainder().iter().map(|&v| v as f64).sum();
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
+/// LayerNorm over the last axis, fused from the exported
+/// `ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div[/Mul][/Add]` pattern.
+pub(crate) fn layer_norm(
+    x: &ArrayD<f32>,
+    gamma: Option<&[f32]>,
+    beta: Option<&[f32]>,
+    eps: f32,
+    alloc: &mut BufPool,
+) -> Result<Tensor, String> {
+    let s = x.shape();
+    let d = *s.last().ok_or("LayerNorm on a scalar")?;
+    for p in [gamma, beta].into_iter().flatten() {
+        if p.len() != d {
+            return Err(format!(
+                "LayerNorm parameter has {} elements, expected {d}",
+                p.len()
+            ));
+        }
+    }
+    let mut buf = alloc.take(x.len());
+    buf.copy_from_slice(data(x));
+    rows_mut(&mut buf, d, |_, r| {
+        let mean = (sum_f64(r) / d as f64) as f32;
+        r.iter_mut().for_each(|v| *v -= mean);
+        let var = (r.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>() / d as f64) as f32;
+        let den = (var + eps).sqrt();
+        r.iter_mut().for_each(|v| *v /= den);
+        if let Some(g) = gamma {
+            r.iter_mut().zip(g).for_each(|(v, g)| *v *= g);
+        }
+        if let Some(b) = beta {
+            r.iter_mut().zip(b).for_each(|(v, b)| *v += b);
+        }
+    });
+    Ok(Tensor::F32(f32_array(s, buf)))
+}
+
+/// Inference BatchNormalization over axis 1.
+pub(crate) fn batch_norm(
+    x: &ArrayD<f32>,
+    params: [&ArrayD<f32>; 4],
+    eps: f32,
+    alloc: &mut BufPool,
+) -> Result<Tensor, String> {
+    let s = x.shape();
+    if s.len() < 2 {
+        return Err(format!("expected rank ≥ 2, got {s:?}"));
+    }
+    let c = s[1];
+    if params.iter().any(|p| p.len() != c) {
+        return Err(format!(
+            "BatchNormalization parameters must have {c} elements"
+        ));
+    }
+    let (scale, shift) = bn_affine(params, eps);
+    let inner: usize = s[2..].iter().product();
+    let mut buf = alloc.take(x.len());
+    buf.copy_from_slice(data(x));
+    rows_mut(&mut buf, inner.max(1), |i, r| {
+        let ch = i % c;
+        r.iter_mut().for_each(|v| *v = *v * scale[ch] + shift[ch]);
+    });
+    Ok(Tensor::F32(f32_array(s, buf)))
+}
+
+/// Per-channel `(scale, shift)` with `y = x * scale + shift` (also used for Conv folding).
+pub(crate) fn bn_affine(params: [&ArrayD<f32>; 4], eps: f32) -> (Vec<f32>, Vec<f32>) {
+    let [g, b, m, v] = params.map(data);
+    let scale: Vec<f32> = g.iter().zip(v).map(|(g, v)| g / (v + eps).sqrt()).collect();
+    let shift = b
+        .iter()
+        .zip(m)
+        .zip(&scale)
+        .map(|((b, m), s)| b - m * s)
+        .collect();
+    (scale, shift)
+}

@@ -1,0 +1,45 @@
+//! Replays the `model_load` fuzz regression inputs (`fixtures/regressions/model_load/`)
+//! without the fuzzer: every input that ever crashed, hung or blew the memory limit, plus
+//! a few interesting corpus entries. Loading must return `Ok` or `Err`, never panic.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+fn inputs() -> Vec<(String, Vec<u8>)> {
+    let dir = common::repo_root().join("fixtures/regressions/model_load");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && p.extension().is_none_or(|x| x != "md"))
+        .collect();
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "no regression inputs in {}",
+        dir.display()
+    );
+    files
+        .into_iter()
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn model_load_regressions_never_panic() {
+    for (name, bytes) in inputs() {
+        let t = Instant::now();
+        if let Err(e) = wenzi_nn::Model::load(&bytes) {
+            assert!(!e.to_string().is_empty(), "{name}");
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "{name} took {:?}",
+            t.elapsed()
+        );
+    }
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Times the same model/shape pairs in onnxruntime and in wenzi-nn, at 1 and 2 threads,
+in one run, and prints the wenzi/onnxruntime ratio per shape (lower is better; 1.0 =
+parity).
+
+wenzi-nn is timed through crates/nn/examples/bench_shapes.rs (built in release mode
+first). Both sides use the same input shapes, a warm-up run, then the median of N runs.
+For one thread the table also gives the ratio of CPU time per run, which is less
+disturbed by other processes on a shared machine (10 ms resolution on the wenzi side).
+onnxruntime runs with its default (full) graph optimizations and the given
+intra-op thread count; inter-op parallelism is off.
+
+    ~/.cache/wenzi-peers/bin/python tools/bench_vs_ort.py [--runs N] [--threads 1,2] [--only SUBSTRING]
+
+Prints a Markdown table (paste into docs/performance.md).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import onnxruntime as ort
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+
+CASES = [
+    ("v4 det", "ch_PP-OCRv4_det_infer.onnx", (1, 3, 960, 960)),
+    ("v4 det", "ch_PP-OCRv4_det_infer.onnx", (1, 3, 736, 1280)),
+    ("v4 rec", "ch_PP-OCRv4_rec_infer.onnx", (1, 3, 48, 320)),
+    ("v4 rec", "ch_PP-OCRv4_rec_infer.onnx", (8, 3, 48, 320)),
+    ("cls", "ch_ppocr_mobile_v2.0_cls_infer.onnx", (8, 3, 48, 192)),
+    ("v6 det", "PP-OCRv6_det_small.onnx", (1, 3, 960, 960)),
+    ("v6 rec", "PP-OCRv6_rec_small.onnx", (1, 3, 48, 320)),
+]
+
+
+def runs_for(shape, base):
+    # Fewer repetitions for the big detection inputs.
+    return max(3, base // 4) if shape[2] >= 700 else base
+
+
+def time_ort(path, shape, threads, runs):
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    x = np.random.default_rng(0).uniform(-1, 1, size=shape).astype(np.float32)
+    sess.run(None, {name: x})
+    times = []
+    cpu0 = time.process_time()
+    for _ in range(runs):
+        t = time.perf_counter()
+        sess.run(None, {name: x})
+        times.append((time.perf_counter() - t) * 1e3)
+    cpu = (time.process_time() - cpu0) * 1e3 / runs
+    return statistics.median(times), cpu
+
+
+def time_wenzi(exe, path, shape, threads, runs):
+    out = subprocess.run([exe, path, ",".join(map(str, shape)), str(threads), str(runs)],
+                         check=True, capture_output=True, text=True)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    return r["median_ms"], r["cpu_ms"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--only", default="")
+    args = ap.parse_args()
+    env = dict(os.environ, CARGO_TARGET_DIR=TARGET)
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "wenzi-nn", "--example", "bench_shapes"],
+                   cwd=ROOT, check=True, env=env)
+    exe = os.path.join(TARGET, "release", "examples", "bench_shapes")
+    threads = [int(t) for t in args.threads.split(",")]
+    print(f"onnxruntime {ort.__version__}, {os.cpu_count()} CPUs; median of N runs after a warm-up run\n")
+    print("| model | input | threads | onnxruntime ms | wenzi-nn ms | ratio | CPU-time ratio (1 thread) |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    worst = 0.0
+    for label, fname, shape in CASES:
+        if args.only and args.only not in label + fname:
+            continue
+        path = os.path.join(ROOT, "models", fname)
+        runs = runs_for(shape, args.runs)
+        for t in threads:
+            o, ocpu = time_ort(path, shape, t, runs)
+            w, wcpu = time_wenzi(exe, path, shape, t, runs)
+            worst = max(worst, w / o)
+            # With one thread, CPU time is a second opinion that ignores time lost to
+            # other processes (onnxruntime's spinning worker threads make it meaningless
+            # for more threads).
+            cpu = f"{wcpu / ocpu:.2f}" if t == 1 and ocpu > 0 and wcpu > 0 else ""
+            print(f"| {label} | {'x'.join(map(str, shape))} | {t} | {o:.1f} | {w:.1f} | {w / o:.2f} | {cpu} |", flush=True)
+    print(f"\nworst ratio: {worst:.2f}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
