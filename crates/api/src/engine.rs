@@ -132,10 +132,11 @@ impl EngineBuilder {
             DetectorKind::Classic => None,
             DetectorKind::Db | DetectorKind::Auto => Some(load("detection", det_file)?),
         };
-        let rec = Recognizer::new(load("recognition", rec_file)?).map_err(|e| Error::ModelLoad {
-            which: "recognition",
-            message: e.to_string(),
-        })?;
+        let rec =
+            Recognizer::new(load("recognition", rec_file)?).map_err(|e| Error::ModelLoad {
+                which: "recognition",
+                message: e.to_string(),
+            })?;
         let cls = if self.classify_orientation {
             Some(OrientationClassifier::new(load("orientation", CLS_FILE)?))
         } else {
@@ -323,8 +324,7 @@ impl Engine {
     }
 
     fn detect_db(&self, det: &Model, image: &RgbImage) -> Result<Vec<TextBox>, Error> {
-        let (input, scale_x, scale_y) =
-            wenzi_detect::db::prepare_input(image, &Default::default());
+        let (input, scale_x, scale_y) = wenzi_detect::db::prepare_input(image, &Default::default());
         let output = det
             .run(&[("x", input.view().into_dyn())])?
             .into_iter()
@@ -359,7 +359,10 @@ mod tests {
     #[test]
     fn detector_and_model_names_parse() {
         assert_eq!("DB".parse::<DetectorKind>().unwrap(), DetectorKind::Db);
-        assert_eq!("classic".parse::<DetectorKind>().unwrap(), DetectorKind::Classic);
+        assert_eq!(
+            "classic".parse::<DetectorKind>().unwrap(),
+            DetectorKind::Classic
+        );
         assert!("tesseract".parse::<DetectorKind>().is_err());
         assert_eq!("v6".parse::<ModelSet>().unwrap(), ModelSet::V6);
         assert!("v5".parse::<ModelSet>().is_err());

@@ -13,7 +13,9 @@ pub enum Error {
     #[error("unsupported image format: {0} (wenzi reads PNG, JPEG, BMP, GIF, WebP, TIFF and PNM)")]
     UnsupportedFormat(String),
     /// The image header announces more pixels than the configured limit.
-    #[error("the image is too large: {width}×{height} pixels is over the limit of {max_pixels} pixels")]
+    #[error(
+        "the image is too large: {width}×{height} pixels is over the limit of {max_pixels} pixels"
+    )]
     ImageTooLarge {
         width: u64,
         height: u64,
@@ -30,7 +32,10 @@ pub enum Error {
     },
     /// A model's bytes are not a model wenzi can run.
     #[error("cannot load the {which} model: {message}")]
-    ModelLoad { which: &'static str, message: String },
+    ModelLoad {
+        which: &'static str,
+        message: String,
+    },
     /// Inference failed on a loaded model (a bug or a resource limit, never bad image data).
     #[error("inference failed: {0}")]
     Inference(String),
@@ -47,9 +52,9 @@ impl From<wenzi_preprocess::PreprocessError> for Error {
         use wenzi_preprocess::PreprocessError as P;
         match e {
             P::Empty => Error::EmptyInput,
-            P::UnsupportedFormat => Error::UnsupportedFormat(
-                "the bytes are not a known image format".into(),
-            ),
+            P::UnsupportedFormat => {
+                Error::UnsupportedFormat("the bytes are not a known image format".into())
+            }
             P::TooLarge {
                 width,
                 height,

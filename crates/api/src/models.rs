@@ -30,7 +30,9 @@ impl std::str::FromStr for ModelSet {
         match s.to_ascii_lowercase().as_str() {
             "v4" | "ppocrv4" | "pp-ocrv4" => Ok(ModelSet::V4),
             "v6" | "ppocrv6" | "pp-ocrv6" => Ok(ModelSet::V6),
-            other => Err(Error::Config(format!("unknown model set `{other}` (use v4 or v6)"))),
+            other => Err(Error::Config(format!(
+                "unknown model set `{other}` (use v4 or v6)"
+            ))),
         }
     }
 }
@@ -63,12 +65,14 @@ pub(crate) fn model_bytes(
     file: &str,
 ) -> Result<std::borrow::Cow<'static, [u8]>, Error> {
     match source {
-        ModelSource::Bundled => bundled(file).map(std::borrow::Cow::Borrowed).ok_or_else(|| {
-            Error::Config(format!(
-                "model `{file}` is not bundled in this build: enable the cargo feature that \
+        ModelSource::Bundled => bundled(file)
+            .map(std::borrow::Cow::Borrowed)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "model `{file}` is not bundled in this build: enable the cargo feature that \
                  bundles it, or load models from a folder"
-            ))
-        }),
+                ))
+            }),
         ModelSource::Dir(dir) => read(&dir.join(file)).map(std::borrow::Cow::Owned),
     }
 }

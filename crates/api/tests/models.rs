@@ -8,8 +8,14 @@ fn vendored_models_match_documented_sha256() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
     let mut checked = 0;
-    for line in readme.lines().filter(|l| l.starts_with("| `") && l.contains(".onnx`")) {
-        let cells: Vec<&str> = line.split('|').map(|c| c.trim().trim_matches('`')).collect();
+    for line in readme
+        .lines()
+        .filter(|l| l.starts_with("| `") && l.contains(".onnx`"))
+    {
+        let cells: Vec<&str> = line
+            .split('|')
+            .map(|c| c.trim().trim_matches('`'))
+            .collect();
         let (file, expected) = (cells[1], cells[4]);
         let bytes = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         let actual = format!("{:x}", Sha256::digest(&bytes));

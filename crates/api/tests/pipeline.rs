@@ -11,7 +11,10 @@ fn engine() -> &'static Engine {
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/../../fixtures/images/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../fixtures/images/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -48,7 +51,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i;
         for j in 1..=b.len() {
             let up = row[j];
-            row[j] = (row[j] + 1).min(row[j - 1] + 1).min(diag + usize::from(a[i - 1] != b[j - 1]));
+            row[j] = (row[j] + 1)
+                .min(row[j - 1] + 1)
+                .min(diag + usize::from(a[i - 1] != b[j - 1]));
             diag = up;
         }
     }
@@ -64,20 +69,30 @@ fn mixed_chinese_english_line_is_read_exactly() {
 
 #[test]
 fn upside_down_line_is_turned_by_the_orientation_classifier() {
-    let img = image::load_from_memory(&fixture("line_004.png")).unwrap().to_rgb8();
+    let img = image::load_from_memory(&fixture("line_004.png"))
+        .unwrap()
+        .to_rgb8();
     let flipped = image::imageops::rotate180(&img);
     let mut png = Vec::new();
-    flipped.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+    flipped
+        .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
     let page = engine().recognize(&png).unwrap();
     assert_eq!(page.lines.len(), 1);
-    assert_eq!(squash(&page.lines[0].text), squash(&ground_truth("line_004.png")[0]));
+    assert_eq!(
+        squash(&page.lines[0].text),
+        squash(&ground_truth("line_004.png")[0])
+    );
 }
 
 #[test]
 fn rotated_degraded_page_reads_every_line_in_order() {
     let page = engine().recognize(&fixture("degraded_000.png")).unwrap();
     let got: Vec<String> = page.lines.iter().map(|l| squash(&l.text)).collect();
-    let want: Vec<String> = ground_truth("degraded_000.png").iter().map(|l| squash(l)).collect();
+    let want: Vec<String> = ground_truth("degraded_000.png")
+        .iter()
+        .map(|l| squash(l))
+        .collect();
     assert_eq!(got, want);
     for l in &page.lines {
         assert!(l.confidence > 0.5 && l.confidence <= 1.0);
@@ -116,7 +131,11 @@ fn classic_detector_reads_a_clean_page() {
     let want = ground_truth("page_008.png");
     assert_eq!(got.lines.len(), want.len(), "{:?}", got.texts());
     for (g, w) in got.lines.iter().zip(&want) {
-        assert!(edit_distance(&squash(&g.text), &squash(w)) <= 2, "{} vs {w}", g.text);
+        assert!(
+            edit_distance(&squash(&g.text), &squash(w)) <= 2,
+            "{} vs {w}",
+            g.text
+        );
     }
 }
 
@@ -134,7 +153,8 @@ fn page_reports_size_and_timings() {
 fn png_of(w: u32, h: u32, value: u8) -> Vec<u8> {
     let img = image::GrayImage::from_pixel(w, h, image::Luma([value]));
     let mut out = Vec::new();
-    img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+    img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
     out
 }
 
@@ -154,7 +174,10 @@ fn random_bytes_are_an_unsupported_format() {
             x as u8
         })
         .collect();
-    assert!(matches!(wenzi::recognize(&bytes), Err(Error::UnsupportedFormat(_))));
+    assert!(matches!(
+        wenzi::recognize(&bytes),
+        Err(Error::UnsupportedFormat(_))
+    ));
 }
 
 #[test]
@@ -165,7 +188,8 @@ fn truncated_png_and_jpeg_are_invalid_images() {
 
     let img = image::load_from_memory(&png).unwrap().to_rgb8();
     let mut jpeg = Vec::new();
-    img.write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).unwrap();
+    img.write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+        .unwrap();
     let r = wenzi::recognize(&jpeg[..jpeg.len() / 3]);
     // A cut JPEG either fails to decode or decodes to a partial (grey-filled) page; never panics.
     assert!(matches!(r, Err(Error::InvalidImage(_)) | Ok(_)), "{r:?}");
@@ -175,8 +199,14 @@ fn truncated_png_and_jpeg_are_invalid_images() {
 
 #[test]
 fn tiny_images_give_no_lines() {
-    assert_eq!(wenzi::recognize(&png_of(1, 1, 0)).unwrap(), Vec::<String>::new());
-    assert_eq!(wenzi::recognize(&png_of(3, 2, 255)).unwrap(), Vec::<String>::new());
+    assert_eq!(
+        wenzi::recognize(&png_of(1, 1, 0)).unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        wenzi::recognize(&png_of(3, 2, 255)).unwrap(),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -190,14 +220,24 @@ fn zero_sized_header_is_an_invalid_image() {
 fn huge_header_is_refused_before_decoding() {
     let r = wenzi::recognize(&png_header(100_000, 100_000));
     assert!(
-        matches!(r, Err(Error::ImageTooLarge { width: 100_000, height: 100_000, .. })),
+        matches!(
+            r,
+            Err(Error::ImageTooLarge {
+                width: 100_000,
+                height: 100_000,
+                ..
+            })
+        ),
         "{r:?}"
     );
 }
 
 #[test]
 fn blank_white_page_is_an_empty_result_not_an_error() {
-    assert_eq!(wenzi::recognize(&png_of(800, 600, 255)).unwrap(), Vec::<String>::new());
+    assert_eq!(
+        wenzi::recognize(&png_of(800, 600, 255)).unwrap(),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -211,7 +251,16 @@ fn pixel_limit_is_configurable() {
         .build()
         .unwrap();
     let r = engine.recognize(&png_of(200, 100, 255));
-    assert!(matches!(r, Err(Error::ImageTooLarge { max_pixels: 10_000, .. })), "{r:?}");
+    assert!(
+        matches!(
+            r,
+            Err(Error::ImageTooLarge {
+                max_pixels: 10_000,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -244,7 +293,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc

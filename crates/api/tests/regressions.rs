@@ -18,10 +18,14 @@ fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file() && p.extension().map_or(true, |x| x != "md"))
+        .filter(|p| p.is_file() && p.extension().is_none_or(|x| x != "md"))
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "no regression inputs in {}", dir.display());
+    assert!(
+        !files.is_empty(),
+        "no regression inputs in {}",
+        dir.display()
+    );
     files
         .into_iter()
         .map(|p| {

@@ -37,7 +37,11 @@ fn put(image: &mut RgbImage, x: i64, y: i64, color: Rgb<u8>) {
 }
 
 fn line(image: &mut RgbImage, a: [f32; 2], b: [f32; 2]) {
-    let steps = (b[0] - a[0]).abs().max((b[1] - a[1]).abs()).ceil().clamp(1.0, 100_000.0) as i64;
+    let steps = (b[0] - a[0])
+        .abs()
+        .max((b[1] - a[1]).abs())
+        .ceil()
+        .clamp(1.0, 100_000.0) as i64;
     for s in 0..=steps {
         let t = s as f32 / steps as f32;
         let (x, y) = (a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t);
@@ -55,7 +59,12 @@ fn number(image: &mut RgbImage, n: usize, x: i64, y: i64) {
                 if bits & (0b100 >> col) != 0 {
                     for dy in 0..SCALE {
                         for dx in 0..SCALE {
-                            put(image, x0 + col * SCALE + dx, y + row as i64 * SCALE + dy, BOX);
+                            put(
+                                image,
+                                x0 + col * SCALE + dx,
+                                y + row as i64 * SCALE + dy,
+                                BOX,
+                            );
                         }
                     }
                 }
@@ -71,7 +80,13 @@ mod tests {
     #[test]
     fn draws_outline_and_stays_inside_the_image() {
         let mut img = RgbImage::from_pixel(50, 30, Rgb([255, 255, 255]));
-        draw_boxes(&mut img, &[[[5.0, 5.0], [40.0, 5.0], [40.0, 20.0], [5.0, 20.0]], [[-9.0, -9.0], [1e9, -9.0], [1e9, 1e9], [-9.0, 1e9]]]);
+        draw_boxes(
+            &mut img,
+            &[
+                [[5.0, 5.0], [40.0, 5.0], [40.0, 20.0], [5.0, 20.0]],
+                [[-9.0, -9.0], [1e9, -9.0], [1e9, 1e9], [-9.0, 1e9]],
+            ],
+        );
         assert_eq!(*img.get_pixel(20, 5), BOX);
         assert_eq!(*img.get_pixel(40, 12), BOX);
         assert_eq!(*img.get_pixel(25, 12), Rgb([255, 255, 255]));

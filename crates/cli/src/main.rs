@@ -34,7 +34,7 @@ enum Command {
     /// Serve the image-stream OCR HTTP API (POST /imagerecognition/imagestreamocr?appkey=KEY).
     Serve {
         #[command(flatten)]
-        server: wenzi_server::ServeArgs,
+        server: Box<wenzi_server::ServeArgs>,
         #[command(flatten)]
         engine: EngineArgs,
     },
@@ -101,14 +101,16 @@ impl EngineArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Serve { server, engine }) => serve(server, engine),
-        Some(Command::Keys(keys)) => match wenzi_server::block_on(wenzi_server::run_keys_command(&keys)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("wenzi keys: {e:#}");
-                ExitCode::from(1)
+        Some(Command::Serve { server, engine }) => serve(*server, engine),
+        Some(Command::Keys(keys)) => {
+            match wenzi_server::block_on(wenzi_server::run_keys_command(&keys)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("wenzi keys: {e:#}");
+                    ExitCode::from(1)
+                }
             }
-        },
+        }
         None => ocr_files(cli.ocr),
     }
 }
@@ -163,7 +165,9 @@ fn ocr_files(cli: OcrArgs) -> ExitCode {
                 } else if cli.json {
                     writeln!(out, "{:#}", page_json(name, &page, ms))
                 } else {
-                    page.lines.iter().try_for_each(|l| writeln!(out, "{}", l.text))
+                    page.lines
+                        .iter()
+                        .try_for_each(|l| writeln!(out, "{}", l.text))
                 };
                 if printed.is_err() {
                     return ExitCode::from(1); // stdout closed (e.g. piped into `head`)
@@ -248,5 +252,7 @@ fn draw_to(path: &PathBuf, bytes: &[u8], page: &Page) -> Result<(), String> {
         .to_rgb8();
     let quads: Vec<_> = page.lines.iter().map(|l| l.quad).collect();
     draw::draw_boxes(&mut image, &quads);
-    image.save_with_format(path, image::ImageFormat::Png).map_err(|e| e.to_string())
+    image
+        .save_with_format(path, image::ImageFormat::Png)
+        .map_err(|e| e.to_string())
 }

@@ -31,13 +31,15 @@ impl RotatedRect {
         self.width * self.height
     }
 
-    /// Corners ordered clockwise from top-left (see [`order_quad`]).
+    /// Corners ordered clockwise from top-left (see [`order_quad`]). Coordinates beyond the
+    /// `f32` range saturate at `±f32::MAX` instead of becoming infinite.
     pub fn corners(&self) -> [Point; 4] {
         let [ux, uy] = self.axis;
         let (vx, vy) = (-uy, ux);
         let (hw, hh) = (self.width / 2.0, self.height / 2.0);
         let [cx, cy] = self.center;
-        let p = |a: f64, b: f64| [(cx + a * ux + b * vx) as f32, (cy + a * uy + b * vy) as f32];
+        let f = |v: f64| v.clamp(f64::from(f32::MIN), f64::from(f32::MAX)) as f32;
+        let p = |a: f64, b: f64| [f(cx + a * ux + b * vx), f(cy + a * uy + b * vy)];
         order_quad([p(-hw, -hh), p(hw, -hh), p(hw, hh), p(-hw, hh)])
     }
 

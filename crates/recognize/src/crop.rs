@@ -97,11 +97,12 @@ fn homography(from: &Quad, to: &Quad) -> Option<[f64; 9]> {
             return None;
         }
         a.swap(col, pivot);
-        for row in 0..8 {
+        let pivot_row = a[col];
+        for (row, r) in a.iter_mut().enumerate() {
             if row != col {
-                let f = a[row][col] / a[col][col];
-                for k in col..9 {
-                    a[row][k] -= f * a[col][k];
+                let f = r[col] / pivot_row[col];
+                for (x, p) in r[col..].iter_mut().zip(&pivot_row[col..]) {
+                    *x -= f * p;
                 }
             }
         }
@@ -136,7 +137,12 @@ mod tests {
     #[test]
     fn axis_aligned_quad_is_a_plain_crop() {
         let img = gradient(100, 50);
-        let crop = crop_quad(&img, &[[10.0, 5.0], [40.0, 5.0], [40.0, 25.0], [10.0, 25.0]], 48).unwrap();
+        let crop = crop_quad(
+            &img,
+            &[[10.0, 5.0], [40.0, 5.0], [40.0, 25.0], [10.0, 25.0]],
+            48,
+        )
+        .unwrap();
         assert_eq!(crop.dimensions(), (30, 20));
         for (x, y, p) in crop.enumerate_pixels() {
             assert_eq!(p.0, [(10 + x) as u8, (5 + y) as u8, 7], "at {x},{y}");
@@ -147,7 +153,12 @@ mod tests {
     fn rotated_quad_comes_out_upright() {
         // A 2:1 quad rotated by 90°: corners listed from its own top-left.
         let img = gradient(60, 60);
-        let crop = crop_quad(&img, &[[40.0, 10.0], [40.0, 50.0], [20.0, 50.0], [20.0, 10.0]], 48).unwrap();
+        let crop = crop_quad(
+            &img,
+            &[[40.0, 10.0], [40.0, 50.0], [20.0, 50.0], [20.0, 10.0]],
+            48,
+        )
+        .unwrap();
         assert_eq!(crop.dimensions(), (40, 20));
         // Moving right in the crop moves down in the page.
         assert!(crop.get_pixel(30, 10).0[1] > crop.get_pixel(5, 10).0[1]);
@@ -157,14 +168,29 @@ mod tests {
     fn degenerate_quads_give_none() {
         let img = gradient(10, 10);
         assert!(crop_quad(&img, &[[1.0, 1.0]; 4], 48).is_none());
-        assert!(crop_quad(&img, &[[f32::NAN, 0.0], [5.0, 0.0], [5.0, 5.0], [0.0, 5.0]], 48).is_none());
-        assert!(crop_quad(&RgbImage::new(0, 0), &[[0.0, 0.0], [5.0, 0.0], [5.0, 5.0], [0.0, 5.0]], 48).is_none());
+        assert!(crop_quad(
+            &img,
+            &[[f32::NAN, 0.0], [5.0, 0.0], [5.0, 5.0], [0.0, 5.0]],
+            48
+        )
+        .is_none());
+        assert!(crop_quad(
+            &RgbImage::new(0, 0),
+            &[[0.0, 0.0], [5.0, 0.0], [5.0, 5.0], [0.0, 5.0]],
+            48
+        )
+        .is_none());
     }
 
     #[test]
     fn tall_quads_are_scaled_to_max_height() {
         let img = gradient(300, 300);
-        let crop = crop_quad(&img, &[[0.0, 0.0], [200.0, 0.0], [200.0, 100.0], [0.0, 100.0]], 48).unwrap();
+        let crop = crop_quad(
+            &img,
+            &[[0.0, 0.0], [200.0, 0.0], [200.0, 100.0], [0.0, 100.0]],
+            48,
+        )
+        .unwrap();
         assert_eq!(crop.dimensions(), (96, 48));
         // Column 48 of the crop is column ~100 of the page.
         assert!((crop.get_pixel(48, 0).0[0] as i32 - 101).abs() <= 2);

@@ -168,7 +168,9 @@ impl OrientationClassifier {
     }
 }
 
-fn first_output(outputs: Vec<ndarray::ArrayD<f32>>) -> Result<ndarray::ArrayD<f32>, RecognizeError> {
+fn first_output(
+    outputs: Vec<ndarray::ArrayD<f32>>,
+) -> Result<ndarray::ArrayD<f32>, RecognizeError> {
     outputs
         .into_iter()
         .next()
@@ -179,7 +181,10 @@ fn first_output(outputs: Vec<ndarray::ArrayD<f32>>) -> Result<ndarray::ArrayD<f3
 fn batches_by_aspect(lines: &[RgbImage], batch_size: usize) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..lines.len()).collect();
     order.sort_by(|&a, &b| aspect(&lines[a]).total_cmp(&aspect(&lines[b])));
-    order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
+    order
+        .chunks(batch_size.max(1))
+        .map(<[usize]>::to_vec)
+        .collect()
 }
 
 #[cfg(test)]

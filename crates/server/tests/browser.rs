@@ -220,7 +220,7 @@ async fn demo_page_recognizes_an_uploaded_image() {
     let want = ["kill [-9] number", "/etc/", "向进程发送信号(比如终止它)。"];
     for w in &want {
         assert!(
-            text.contains(w.as_str()),
+            text.contains(w),
             "page shows {text:?}, expected {want:?}"
         );
     }

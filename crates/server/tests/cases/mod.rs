@@ -1,0 +1,2 @@
+//! Fuzz cases shared with `fuzz/fuzz_targets/` (included there with `#[path]`).
+pub mod multipart;
