@@ -219,10 +219,7 @@ async fn demo_page_recognizes_an_uploaded_image() {
     }
     let want = ["kill [-9] number", "/etc/", "向进程发送信号(比如终止它)。"];
     for w in &want {
-        assert!(
-            text.contains(w),
-            "page shows {text:?}, expected {want:?}"
-        );
+        assert!(text.contains(w), "page shows {text:?}, expected {want:?}");
     }
     // the image is shown, and boxes were drawn on the overlay
     assert_eq!(
