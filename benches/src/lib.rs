@@ -1,1 +1,1 @@
-//! Criterion benches live in benches/benches/.
+//! Criterion benches live in `benches/benches/`; this crate has no library code.
