@@ -6,11 +6,17 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use ndarray::Array2;
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/../fixtures/images/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read(format!(
+        "{}/../fixtures/images/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 fn crop(c: &mut Criterion) {
-    let page = image::load_from_memory(&fixture("page_008.png")).unwrap().to_rgb8();
+    let page = image::load_from_memory(&fixture("page_008.png"))
+        .unwrap()
+        .to_rgb8();
     let quad = [[20.0, 30.0], [620.0, 42.0], [619.0, 80.0], [19.0, 68.0]];
     c.bench_function("crop_quad 600x40 slanted", |b| {
         b.iter(|| wenzi_recognize::crop_quad(&page, &quad, 96))

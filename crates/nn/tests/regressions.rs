@@ -43,3 +43,14 @@ fn model_load_regressions_never_panic() {
         );
     }
 }
+
+/// Fuzz finding (model_load, 193 bytes): a `Div` node with a single input inside a
+/// layer-norm-like pattern made the optimizer index its missing second input. Node arity
+/// is now checked when parsing, so the model is refused with an error.
+#[test]
+fn div_with_one_input_is_an_error_not_a_panic() {
+    let path = common::repo_root()
+        .join("fixtures/regressions/model_load/crash-fuse-layer-norm-div-1-input");
+    let err = wenzi_nn::Model::load(&std::fs::read(path).unwrap()).unwrap_err();
+    assert!(err.to_string().contains("needs 2 inputs"), "{err}");
+}

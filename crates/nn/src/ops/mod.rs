@@ -209,6 +209,28 @@ pub(crate) fn parse(
     }
     let a = Attrs(&node.attribute);
     let bad = |m: String| ParseError::Attr(m);
+    // Inputs every later stage (optimizer passes, kernels) indexes without checking again.
+    let required = match node.op_type.as_str() {
+        "Add" | "Sub" | "Mul" | "Div" | "Pow" | "MatMul" | "Reshape" => 2,
+        "Conv" | "ConvTranspose" => 2,
+        "BatchNormalization" => 5,
+        "Relu" | "Sigmoid" | "Erf" | "Sqrt" | "HardSigmoid" | "HardSwish" | "Clip" | "Softmax"
+        | "Transpose" | "Squeeze" | "Unsqueeze" | "Cast" | "Shape" | "Identity" | "Slice"
+        | "GlobalAveragePool" | "AveragePool" | "MaxPool" | "ReduceMean" | "Resize" | "Concat" => 1,
+        _ => 0,
+    };
+    let present = node
+        .input
+        .iter()
+        .take(required)
+        .filter(|i| !i.is_empty())
+        .count();
+    if present < required {
+        return Err(bad(format!(
+            "{} needs {required} inputs, the node has {present}",
+            node.op_type
+        )));
+    }
     Ok(match node.op_type.as_str() {
         "Conv" => Op::Conv(Conv {
             geo: geometry(&a, weight_kernel)?,
