@@ -561,8 +561,17 @@ fn depthwise(
             let fast = geo.dilations == [1, 1]
                 && (geo.strides[1] == 1 || geo.strides[1] == 2)
                 && kh <= MAX_FAST_KH;
-            match (fast, kw) {
-                (true, 3) => dw_plane_fast::<3>(
+            // One call site for every specialized kernel width.
+            type Fast =
+                fn(&[f32], &mut [f32], &[f32], f32, [usize; 4], &Geometry, Resolved, &mut Vec<f32>);
+            let specialized: Option<Fast> = match (fast, kw) {
+                (true, 3) => Some(dw_plane_fast::<3>),
+                (true, 5) => Some(dw_plane_fast::<5>),
+                (true, 7) => Some(dw_plane_fast::<7>),
+                _ => None,
+            };
+            match specialized {
+                Some(f) => f(
                     src,
                     dst,
                     kern,
@@ -572,27 +581,7 @@ fn depthwise(
                     r,
                     &mut s.1,
                 ),
-                (true, 5) => dw_plane_fast::<5>(
-                    src,
-                    dst,
-                    kern,
-                    wts.bias[ch],
-                    [h, w, oh, ow],
-                    geo,
-                    r,
-                    &mut s.1,
-                ),
-                (true, 7) => dw_plane_fast::<7>(
-                    src,
-                    dst,
-                    kern,
-                    wts.bias[ch],
-                    [h, w, oh, ow],
-                    geo,
-                    r,
-                    &mut s.1,
-                ),
-                _ => dw_plane(src, dst, kern, wts.bias[ch], h, w, oh, ow, geo, r, &mut s.1),
+                None => dw_plane(src, dst, kern, wts.bias[ch], h, w, oh, ow, geo, r, &mut s.1),
             }
         });
         apply_chain(post, dst);
