@@ -193,16 +193,24 @@ impl Engine {
     /// Recognizes the text of one encoded image (format sniffed from the bytes).
     pub fn recognize(&self, bytes: &[u8]) -> Result<Page, Error> {
         let start = Instant::now();
-        let limits = wenzi_preprocess::DecodeLimits {
-            max_pixels: self.limits.max_pixels,
-            ..Default::default()
-        };
-        let image = wenzi_preprocess::decode(bytes, &limits)?;
+        let image = self.decode(bytes)?;
         let decode = start.elapsed();
         let mut page = self.recognize_image(&image)?;
         page.timings.decode = decode;
         page.timings.total = start.elapsed();
         Ok(page)
+    }
+
+    /// Decodes an image exactly as [`Engine::recognize`] does: format sniffed from the bytes,
+    /// EXIF orientation applied, transparency composited onto white, and this engine's pixel
+    /// limit checked from the header before any pixel is decoded. Use it to draw the returned
+    /// line boxes on the same pixels the engine read.
+    pub fn decode(&self, bytes: &[u8]) -> Result<RgbImage, Error> {
+        let limits = wenzi_preprocess::DecodeLimits {
+            max_pixels: self.limits.max_pixels,
+            ..Default::default()
+        };
+        Ok(wenzi_preprocess::decode(bytes, &limits)?)
     }
 
     /// Recognizes the text of a decoded image.

@@ -21,6 +21,9 @@ mod page;
 
 pub use engine::{DetectorKind, Engine, EngineBuilder, Limits};
 pub use error::Error;
+/// The `image` crate wenzi is built with, so callers of [`Engine::decode`] and
+/// [`Engine::recognize_image`] name the same `RgbImage` type.
+pub use image;
 pub use models::{ModelSet, ModelSource};
 pub use page::{Line, Page, Timings};
 

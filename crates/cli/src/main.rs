@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Parser;
-use wenzi::{DetectorKind, Engine, ModelSet, Page};
+use wenzi::image::RgbImage;
+use wenzi::{DetectorKind, Engine, Limits, ModelSet, Page};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -81,6 +82,13 @@ struct EngineArgs {
     /// Drop lines whose mean character probability is below this.
     #[arg(long, default_value_t = 0.5)]
     min_confidence: f32,
+    /// Refuse images with more pixels than this (width x height, read from the header
+    /// before decoding).
+    #[arg(long, env = "WENZI_MAX_PIXELS", default_value_t = Limits::default().max_pixels)]
+    max_pixels: u64,
+    /// Refuse pages on which more text lines than this are detected.
+    #[arg(long, env = "WENZI_MAX_LINES", default_value_t = Limits::default().max_lines)]
+    max_lines: usize,
 }
 
 impl EngineArgs {
@@ -90,7 +98,11 @@ impl EngineArgs {
             .models(self.models)
             .classify_orientation(!self.no_orientation)
             .threads(self.threads)
-            .min_confidence(self.min_confidence);
+            .min_confidence(self.min_confidence)
+            .limits(Limits {
+                max_pixels: self.max_pixels,
+                max_lines: self.max_lines,
+            });
         if let Some(dir) = &self.model_dir {
             builder = builder.model_dir(dir);
         }
@@ -155,11 +167,16 @@ fn ocr_files(cli: OcrArgs) -> ExitCode {
     for (index, name) in cli.images.iter().enumerate() {
         let result = read_input(name).and_then(|bytes| {
             let t = Instant::now();
-            let page = engine.recognize(&bytes).map_err(|e| e.to_string())?;
-            Ok((bytes, page, t.elapsed().as_secs_f64() * 1e3))
+            // Decode once: the same pixels are recognized and, with --draw, drawn on.
+            let image = engine.decode(&bytes).map_err(|e| e.to_string())?;
+            let decoded = t.elapsed();
+            let mut page = engine.recognize_image(&image).map_err(|e| e.to_string())?;
+            page.timings.decode = decoded;
+            page.timings.total = t.elapsed();
+            Ok((image, page, t.elapsed().as_secs_f64() * 1e3))
         });
         match result {
-            Ok((bytes, page, ms)) => {
+            Ok((image, page, ms)) => {
                 let printed = if cli.jsonl {
                     writeln!(out, "{}", page_json(name, &page, ms))
                 } else if cli.json {
@@ -174,7 +191,7 @@ fn ocr_files(cli: OcrArgs) -> ExitCode {
                 }
                 if index == 0 {
                     if let Some(path) = &cli.draw {
-                        if let Err(e) = draw_to(path, &bytes, &page) {
+                        if let Err(e) = draw_to(path, image, &page) {
                             eprintln!("wenzi: --draw {}: {e}", path.display());
                             failures += 1;
                         }
@@ -246,13 +263,10 @@ fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-fn draw_to(path: &PathBuf, bytes: &[u8], page: &Page) -> Result<(), String> {
-    let mut image = image::load_from_memory(bytes)
-        .map_err(|e| format!("cannot decode for drawing: {e}"))?
-        .to_rgb8();
+fn draw_to(path: &PathBuf, mut image: RgbImage, page: &Page) -> Result<(), String> {
     let quads: Vec<_> = page.lines.iter().map(|l| l.quad).collect();
     draw::draw_boxes(&mut image, &quads);
     image
-        .save_with_format(path, image::ImageFormat::Png)
+        .save_with_format(path, wenzi::image::ImageFormat::Png)
         .map_err(|e| e.to_string())
 }

@@ -83,3 +83,42 @@ fn draw_writes_a_png_with_boxes() {
     let img = image::open(&out).unwrap();
     assert!(img.width() > 0);
 }
+
+#[test]
+fn limit_flags_refuse_large_images_and_crowded_pages() {
+    // page_008 is 6 lines on a few hundred thousand pixels
+    let out = Command::cargo_bin("wenzi")
+        .unwrap()
+        .args(["--max-pixels", "1000", &fixture("page_008.png")])
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    let msg = String::from_utf8_lossy(&out);
+    assert!(msg.contains("1000"), "{msg}");
+    let out = Command::cargo_bin("wenzi")
+        .unwrap()
+        .args(["--max-lines", "2", &fixture("page_008.png")])
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    let msg = String::from_utf8_lossy(&out);
+    assert!(msg.contains("limit exceeded"), "{msg}");
+    // the same limits from the environment (as `wenzi serve` deployments set them)
+    Command::cargo_bin("wenzi")
+        .unwrap()
+        .env("WENZI_MAX_LINES", "2")
+        .arg(fixture("page_008.png"))
+        .assert()
+        .failure();
+    // generous limits change nothing
+    Command::cargo_bin("wenzi")
+        .unwrap()
+        .args(["--max-pixels", "100000000", "--max-lines", "6"])
+        .arg(fixture("page_008.png"))
+        .assert()
+        .success();
+}

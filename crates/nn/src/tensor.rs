@@ -66,15 +66,19 @@ impl Tensor {
 }
 
 /// Checked product of dimensions, capped at [`MAX_ELEMENTS`].
+///
+/// The cap also applies to the product of the *nonzero* dimensions: a zero-size tensor such
+/// as `[0, 2^40, 2^40]` holds nothing, but ndarray (rightly) refuses shapes whose nonzero
+/// dimensions overflow, and no real model has a dimension that large.
 pub(crate) fn checked_numel(shape: &[usize]) -> Result<usize, String> {
-    let mut n: usize = 1;
+    let mut nonzero: usize = 1;
     for &d in shape {
-        n = n
-            .checked_mul(d)
+        nonzero = nonzero
+            .checked_mul(d.max(1))
             .filter(|&n| n <= MAX_ELEMENTS)
             .ok_or_else(|| format!("shape {shape:?} has more than {MAX_ELEMENTS} elements"))?;
     }
-    Ok(n)
+    Ok(if shape.contains(&0) { 0 } else { nonzero })
 }
 
 /// Builds a standard-layout f32 array; `data.len()` must equal the shape's product.
@@ -95,4 +99,21 @@ pub(crate) fn data<T>(a: &ArrayD<T>) -> &[T] {
 pub(crate) fn data_mut<T>(a: &mut ArrayD<T>) -> &mut [T] {
     a.as_slice_mut()
         .expect("engine tensors are always contiguous (bug)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checked_numel_counts_and_caps() {
+        assert_eq!(checked_numel(&[]), Ok(1));
+        assert_eq!(checked_numel(&[2, 3, 4]), Ok(24));
+        assert_eq!(checked_numel(&[2, 0, 4]), Ok(0));
+        assert!(checked_numel(&[MAX_ELEMENTS, 2]).is_err());
+        assert!(checked_numel(&[usize::MAX, usize::MAX]).is_err());
+        // zero-size, but the nonzero dimensions overflow: refused (ndarray would panic)
+        assert!(checked_numel(&[0, 1 << 40, 1 << 40]).is_err());
+        assert!(checked_numel(&[0, MAX_ELEMENTS + 1]).is_err());
+    }
 }

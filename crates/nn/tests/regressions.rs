@@ -54,3 +54,15 @@ fn div_with_one_input_is_an_error_not_a_panic() {
     let err = wenzi_nn::Model::load(&std::fs::read(path).unwrap()).unwrap_err();
     assert!(err.to_string().contains("needs 2 inputs"), "{err}");
 }
+
+/// Fuzz finding (model_load, 229 bytes, long run of 2026-11-26): an initializer with a zero
+/// dimension next to dimensions whose product overflows `usize` holds zero elements, so it
+/// passed the element cap, and ndarray then refused the shape with a panic. The cap now
+/// bounds the product of the nonzero dimensions too.
+#[test]
+fn zero_size_initializer_with_overflowing_dims_is_an_error_not_a_panic() {
+    let path = common::repo_root()
+        .join("fixtures/regressions/model_load/crash-zero-size-initializer-overflowing-dims");
+    let err = wenzi_nn::Model::load(&std::fs::read(path).unwrap()).unwrap_err();
+    assert!(err.to_string().contains("elements"), "{err}");
+}

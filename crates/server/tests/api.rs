@@ -254,6 +254,66 @@ async fn full_queue_is_502_at_once() {
     assert_eq!(t.store.get(&t.key).await.unwrap().unwrap().used, 2);
 }
 
+/// `upload_slots` bounds how many request bodies are held at once: while one upload is
+/// still streaming in, a second request is refused with 502 at once, and the slot comes back
+/// when the first finishes.
+#[tokio::test]
+async fn uploads_over_upload_slots_are_502_at_once() {
+    let t = app_with(AppConfig {
+        upload_slots: 1,
+        ..test_config()
+    })
+    .await;
+    let png = tiny_png(4, 4);
+    let (ct, body) = wenzi_server::testing::multipart_body("imagefile", "img.png", &png);
+    let (head, tail) = body.split_at(body.len() / 2);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(2);
+    tx.send(Ok(bytes::Bytes::copy_from_slice(head)))
+        .await
+        .unwrap();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let slow = Request::post(api(&t.key))
+        .header("content-type", ct)
+        .body(Body::from_stream(stream))
+        .unwrap();
+    let r = t.router.clone();
+    let first = tokio::spawn(async move { call(&r, slow).await });
+    // wait until the first upload holds the only slot
+    let mut held = false;
+    for _ in 0..400 {
+        if t.state
+            .render_metrics()
+            .contains("wenzi_upload_slots_free 0")
+        {
+            held = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(held, "the streaming upload never took the slot");
+
+    let t0 = std::time::Instant::now();
+    let a = call(&t.router, upload(&api(&t.key), "imagefile", &png)).await;
+    assert!(t0.elapsed() < Duration::from_millis(500));
+    assert_error(&a, 502);
+    assert_eq!(a.headers.get("retry-after").unwrap(), "1");
+
+    // finish the first upload: it is recognized, and the slot is free again
+    tx.send(Ok(bytes::Bytes::copy_from_slice(tail)))
+        .await
+        .unwrap();
+    drop(tx);
+    let a = first.await.unwrap();
+    assert_eq!(a.code(), 100, "{}", a.json);
+    assert_eq!(a.lines(), expected_lines(&png));
+    let a = call(&t.router, upload(&api(&t.key), "imagefile", &png)).await;
+    assert_eq!(a.code(), 100);
+    // the refused request used no quota
+    assert_eq!(t.store.get(&t.key).await.unwrap().unwrap().used, 2);
+}
+
 #[tokio::test]
 async fn rate_limit_is_429_with_retry_after() {
     let t = app_with(AppConfig {
