@@ -1,9 +1,11 @@
-//! Arbitrary bytes into the ONNX loader. Loading must fail cleanly or succeed; never panic,
-//! hang or allocate without bound.
+//! Arbitrary bytes into the ONNX loader, and a run of whatever loads. Must fail cleanly or
+//! succeed; never panic, hang or allocate without bound. The case itself lives with its
+//! regression replay.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let _ = wenzi_nn::Model::load(data);
-});
+#[path = "../../crates/nn/tests/cases/model_load.rs"]
+mod case;
+
+fuzz_target!(|data: &[u8]| case::run(data));

@@ -240,6 +240,16 @@ impl Model {
         self.graph.inputs.iter().map(|i| i.name.as_str()).collect()
     }
 
+    /// Declared shape of each graph input, in declaration order: `Some(dims)` with `None`
+    /// for a dynamic dimension, or `None` when the model declares no shape.
+    pub fn input_shapes(&self) -> Vec<(&str, Option<&[Option<usize>]>)> {
+        self.graph
+            .inputs
+            .iter()
+            .map(|i| (i.name.as_str(), i.dims.as_deref()))
+            .collect()
+    }
+
     /// Graph output names, in the order [`Model::run`] returns them.
     pub fn output_names(&self) -> Vec<&str> {
         self.graph.outputs.iter().map(|(n, _)| n.as_str()).collect()

@@ -4,6 +4,9 @@
 
 mod common;
 
+#[path = "cases/model_load.rs"]
+mod case;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -36,6 +39,8 @@ fn model_load_regressions_never_panic() {
         if let Err(e) = wenzi_nn::Model::load(&bytes) {
             assert!(!e.to_string().is_empty(), "{name}");
         }
+        // the fuzz target's full case: load, and run what loads
+        case::run(&bytes);
         assert!(
             t.elapsed() < Duration::from_secs(10),
             "{name} took {:?}",

@@ -70,6 +70,11 @@ fn api_metadata_and_names() {
     )
     .unwrap();
     assert_eq!(m.input_names(), vec!["x"]);
+    // batch, height and width are dynamic in the file; only the 3 channels are fixed
+    assert_eq!(
+        m.input_shapes(),
+        vec![("x", Some(&[None, Some(3), None, None][..]))]
+    );
     assert_eq!(m.output_names(), vec!["softmax_11.tmp_0"]);
     let chars = m.metadata("character").unwrap();
     assert_eq!(chars.lines().count(), 6623);
