@@ -18,11 +18,16 @@ macro_rules! each_dtype {
     };
 }
 
-/// Normalizes a possibly negative axis against `rank`.
+/// Resolves a possibly negative ONNX axis against `rank`. A scalar (rank 0) has no axis at
+/// all, so every axis is an error for it: callers index the shape with the result.
 pub(crate) fn norm_axis(axis: i64, rank: usize) -> Result<usize, String> {
     let r = rank as i64;
-    let a = if axis < 0 { axis + r } else { axis };
-    if a < 0 || a >= r.max(1) {
+    let a = if axis < 0 {
+        axis.saturating_add(r)
+    } else {
+        axis
+    };
+    if a < 0 || a >= r {
         return Err(format!("axis {axis} is out of range for rank {rank}"));
     }
     Ok(a as usize)
@@ -234,9 +239,16 @@ pub(crate) fn slice(
     if axes.len() != starts.len() || steps.is_some_and(|s| s.len() != starts.len()) {
         return Err("starts/ends/axes/steps lengths differ".into());
     }
+    // Without `axes`, starts[i] applies to axis i: there must be no more of them than axes.
+    if let Some(&ax) = axes.iter().find(|&&ax| ax >= r) {
+        return Err(format!("slice axis {ax} is out of range for rank {r}"));
+    }
     let mut spec: Vec<Slice> = (0..r).map(|_| Slice::from(..)).collect();
     for (i, &ax) in axes.iter().enumerate() {
         let dim = shape[ax] as i64;
+        if dim == 0 {
+            continue; // nothing to take from an empty axis, whatever the bounds
+        }
         let step = steps.map(|s| s[i]).unwrap_or(1);
         if step == 0 {
             return Err("slice step cannot be 0".into());
@@ -382,4 +394,34 @@ pub(crate) fn cast(x: Input<'_>, to: i32) -> Result<Tensor, String> {
         (Tensor::F32(a), false) => Tensor::I64(a.mapv(|v| v as i64)),
         (Tensor::I64(a), true) => Tensor::F32(a.mapv(|v| v as f32)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scalar() -> Tensor {
+        Tensor::F32(ArrayD::from_elem(IxDyn(&[]), 1.0))
+    }
+
+    #[test]
+    fn a_scalar_has_no_axis() {
+        assert!(norm_axis(0, 0).is_err());
+        assert!(norm_axis(-1, 0).is_err());
+        assert_eq!(norm_axis(-1, 3), Ok(2));
+        assert!(norm_axis(i64::MIN, 3).is_err());
+    }
+
+    /// Fuzz finding (model_load, long run of 2026-11-26): a Slice of a scalar with one
+    /// start/end and no axes indexed a shape of length 0.
+    #[test]
+    fn slicing_a_scalar_or_an_empty_axis_never_panics() {
+        assert!(slice(&scalar(), &[0], &[1], None, None).is_err());
+        assert!(slice(&scalar(), &[0], &[1], Some(&[0]), None).is_err());
+        let empty = Tensor::F32(ArrayD::zeros(IxDyn(&[0, 2])));
+        for step in [1, -1, 3, -3] {
+            let out = slice(&empty, &[0], &[5], Some(&[0]), Some(&[step])).unwrap();
+            assert_eq!(out.shape(), &[0, 2]);
+        }
+    }
 }
