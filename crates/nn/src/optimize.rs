@@ -876,20 +876,26 @@ fn fuse_into_binary_or_matmul(g: &mut Graph) -> bool {
 fn capture_conv_weights(g: &mut Graph) -> Result<(), Error> {
     for j in 0..g.nodes.len() {
         capture_weights(g, j)?;
+        let (name, op_type) = (g.nodes[j].name.clone(), g.nodes[j].op_type.clone());
+        let err = |msg: String| Error::Node {
+            node: name.clone(),
+            op: op_type.clone(),
+            msg,
+        };
         match &mut g.nodes[j].op {
             Op::Conv(c) => {
                 let group = c.group;
                 if let Some(w) = &mut c.weights {
                     // Depthwise convs use the direct kernel and need no packing.
                     if w.cin_g != 1 || w.cout != group {
-                        w.pack(group);
+                        w.pack(group).map_err(err)?;
                     }
                 }
             }
             Op::ConvTranspose(c) => {
                 let group = c.group;
                 if let Some(w) = &mut c.weights {
-                    w.pack(group);
+                    w.pack(group).map_err(err)?;
                 }
             }
             Op::MatMul(_) => {

@@ -71,3 +71,14 @@ fn zero_size_initializer_with_overflowing_dims_is_an_error_not_a_panic() {
     let err = wenzi_nn::Model::load(&std::fs::read(path).unwrap()).unwrap_err();
     assert!(err.to_string().contains("elements"), "{err}");
 }
+
+/// Fuzz finding (model_load, 20-minute fork run of 2026-11-26): a Conv whose `group`
+/// attribute was mutated to 171,966,463 made the loader build one packed weight operand
+/// per group (> 2 GB) before checking the group against the weights. Packing now refuses
+/// a group that does not divide the channels.
+#[test]
+fn conv_with_an_absurd_group_is_an_error_not_an_allocation() {
+    let path = common::repo_root().join("fixtures/regressions/model_load/oom-conv-group-171966463");
+    let err = wenzi_nn::Model::load(&std::fs::read(path).unwrap()).unwrap_err();
+    assert!(err.to_string().contains("group 171966463"), "{err}");
+}

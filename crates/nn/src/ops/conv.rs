@@ -123,12 +123,22 @@ pub(crate) struct ConvWeights {
 
 impl ConvWeights {
     /// (Re)packs the weights for the GEMM kernel; call after any change to `w`.
-    pub fn pack(&mut self, group: usize) {
-        let cout_g = self.cout / group.max(1);
-        let k = self.w.len() / self.cout.max(1);
+    ///
+    /// One operand is built per group, so an impossible `group` (from a corrupt file) is
+    /// refused here, before anything is allocated for it.
+    pub fn pack(&mut self, group: usize) -> Result<(), String> {
+        if group == 0 || self.cout == 0 || !self.cout.is_multiple_of(group) {
+            return Err(format!(
+                "group {group} does not divide the weight's {} output channels",
+                self.cout
+            ));
+        }
+        let cout_g = self.cout / group;
+        let k = self.w.len() / self.cout;
         self.packed = (0..group)
             .map(|g| PackedA::new(&self.w[g * cout_g * k..], cout_g, k, k))
             .collect();
+        Ok(())
     }
 
     pub fn from_tensors(
@@ -193,7 +203,7 @@ impl Conv {
                 let b = inputs.get(2).and_then(|i| i.opt());
                 let mut cw = ConvWeights::from_tensors(w, b, self.geo.kernel)?;
                 if cw.cin_g != 1 || cw.cout != self.group {
-                    cw.pack(self.group);
+                    cw.pack(self.group)?;
                 }
                 owned = cw;
                 &owned
@@ -206,7 +216,7 @@ impl Conv {
         }
         let (n, c, h, w) = (xs[0], xs[1], xs[2], xs[3]);
         let g = self.group;
-        if g == 0 || c != wts.cin_g * g || wts.cout % g != 0 {
+        if g == 0 || wts.cin_g.checked_mul(g) != Some(c) || wts.cout % g != 0 {
             return Err(format!(
                 "input has {c} channels but weights expect {} × group {g} (weight has {} output channels)",
                 wts.cin_g, wts.cout
@@ -822,12 +832,19 @@ impl CtWeights {
     ) -> Result<Self, String> {
         let wa = w.as_f32()?;
         let s = wa.shape();
-        if s.len() != 4 || [s[2], s[3]] != kernel || s[0] % group.max(1) != 0 {
+        if s.len() != 4
+            || [s[2], s[3]] != kernel
+            || group == 0
+            || s[0] == 0
+            || !s[0].is_multiple_of(group)
+        {
             return Err(format!(
                 "weight shape {s:?} does not fit kernel {kernel:?} and group {group}"
             ));
         }
-        let cout = s[1] * group;
+        let cout = s[1]
+            .checked_mul(group)
+            .ok_or_else(|| format!("{} × group {group} output channels overflow", s[1]))?;
         let bias = match b {
             Some(b) => {
                 let ba = b.as_f32()?;
@@ -846,12 +863,20 @@ impl CtWeights {
             kernel,
             packed: vec![],
         };
-        cw.pack(group);
+        cw.pack(group)?;
         Ok(cw)
     }
 
-    pub fn pack(&mut self, group: usize) {
-        let cin_g = self.cin / group.max(1);
+    /// (Re)packs the transposed weights per group; an impossible `group` is refused before
+    /// anything is allocated for it.
+    pub fn pack(&mut self, group: usize) -> Result<(), String> {
+        if group == 0 || self.cin == 0 || !self.cin.is_multiple_of(group) {
+            return Err(format!(
+                "group {group} does not divide the weight's {} input channels",
+                self.cin
+            ));
+        }
+        let cin_g = self.cin / group;
         let kk = self.cout_g * self.kernel[0] * self.kernel[1];
         self.packed = (0..group)
             .map(|g| {
@@ -865,6 +890,7 @@ impl CtWeights {
                 PackedA::new(&t, kk, cin_g, cin_g)
             })
             .collect();
+        Ok(())
     }
 }
 
