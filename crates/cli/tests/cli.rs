@@ -86,26 +86,21 @@ fn draw_writes_a_png_with_boxes() {
 
 #[test]
 fn limit_flags_refuse_large_images_and_crowded_pages() {
+    let refused = |flag: &str, value: &str| {
+        let out = Command::cargo_bin("wenzi")
+            .unwrap()
+            .args([flag, value, &fixture("page_008.png")])
+            .assert()
+            .failure()
+            .get_output()
+            .stderr
+            .clone();
+        String::from_utf8_lossy(&out).into_owned()
+    };
     // page_008 is 6 lines on a few hundred thousand pixels
-    let out = Command::cargo_bin("wenzi")
-        .unwrap()
-        .args(["--max-pixels", "1000", &fixture("page_008.png")])
-        .assert()
-        .failure()
-        .get_output()
-        .stderr
-        .clone();
-    let msg = String::from_utf8_lossy(&out);
-    assert!(msg.contains("1000"), "{msg}");
-    let out = Command::cargo_bin("wenzi")
-        .unwrap()
-        .args(["--max-lines", "2", &fixture("page_008.png")])
-        .assert()
-        .failure()
-        .get_output()
-        .stderr
-        .clone();
-    let msg = String::from_utf8_lossy(&out);
+    let msg = refused("--max-pixels", "1000");
+    assert!(msg.contains("over the limit of 1000 pixels"), "{msg}");
+    let msg = refused("--max-lines", "2");
     assert!(msg.contains("limit exceeded"), "{msg}");
     // the same limits from the environment (as `wenzi serve` deployments set them)
     Command::cargo_bin("wenzi")

@@ -109,6 +109,17 @@ impl Geometry {
     }
 }
 
+/// Packing builds one operand per group, so a `group` from a corrupt file must be checked
+/// against the weight's channel count before anything is allocated for it.
+fn check_group(group: usize, channels: usize, which: &str) -> Result<(), String> {
+    if group == 0 || channels == 0 || !channels.is_multiple_of(group) {
+        return Err(format!(
+            "group {group} does not divide the weight's {channels} {which} channels"
+        ));
+    }
+    Ok(())
+}
+
 /// Weights in GEMM layout plus the folded bias.
 #[derive(Clone, Debug)]
 pub(crate) struct ConvWeights {
@@ -127,12 +138,7 @@ impl ConvWeights {
     /// One operand is built per group, so an impossible `group` (from a corrupt file) is
     /// refused here, before anything is allocated for it.
     pub fn pack(&mut self, group: usize) -> Result<(), String> {
-        if group == 0 || self.cout == 0 || !self.cout.is_multiple_of(group) {
-            return Err(format!(
-                "group {group} does not divide the weight's {} output channels",
-                self.cout
-            ));
-        }
+        check_group(group, self.cout, "output")?;
         let cout_g = self.cout / group;
         let k = self.w.len() / self.cout;
         self.packed = (0..group)
@@ -870,12 +876,7 @@ impl CtWeights {
     /// (Re)packs the transposed weights per group; an impossible `group` is refused before
     /// anything is allocated for it.
     pub fn pack(&mut self, group: usize) -> Result<(), String> {
-        if group == 0 || self.cin == 0 || !self.cin.is_multiple_of(group) {
-            return Err(format!(
-                "group {group} does not divide the weight's {} input channels",
-                self.cin
-            ));
-        }
+        check_group(group, self.cin, "input")?;
         let cin_g = self.cin / group;
         let kk = self.cout_g * self.kernel[0] * self.kernel[1];
         self.packed = (0..group)
