@@ -3,14 +3,12 @@
 //! answer checks live with the regression replay (`crates/server/tests/cases/multipart.rs`).
 #![no_main]
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use axum::Router;
 use http_body_util::BodyExt;
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt;
-use wenzi_server::testing::TestBackend;
-use wenzi_server::{router, AppState, KeyStore};
 
 #[path = "../../crates/server/tests/cases/multipart.rs"]
 mod case;
@@ -31,16 +29,7 @@ fn app() -> &'static App {
             .unwrap();
         let db = std::env::temp_dir().join(format!("wenzi-fuzz-{}.db", std::process::id()));
         let _ = std::fs::remove_file(&db);
-        let (router, key) = rt.block_on(async {
-            let store = KeyStore::open(db.to_str().unwrap()).await.unwrap();
-            let key = store
-                .add("fuzz", None, None, wenzi_server::store::unix_now())
-                .await
-                .unwrap()
-                .key;
-            let backend = Arc::new(case::FuzzBackend(TestBackend::new()));
-            (router(AppState::new(case::config(), store, backend)), key)
-        });
+        let (router, key) = rt.block_on(case::app(&db));
         App { rt, router, key }
     })
 }

@@ -5,62 +5,18 @@
 
 mod cases;
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
+#[path = "../../../fixtures/regressions/inputs.rs"]
+mod inputs;
+
 use std::time::{Duration, Instant};
 
-use wenzi::{Engine, Limits};
-
-fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/regressions")
-        .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file() && p.extension().is_none_or(|x| x != "md"))
-        .collect();
-    files.sort();
-    assert!(
-        !files.is_empty(),
-        "no regression inputs in {}",
-        dir.display()
-    );
-    files
-        .into_iter()
-        .map(|p| {
-            let bytes = std::fs::read(&p).unwrap();
-            (p, bytes)
-        })
-        .collect()
-}
-
-/// The engine of the `recognize` fuzz target (keep in sync with fuzz/fuzz_targets/recognize.rs).
-fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        Engine::builder()
-            .classify_orientation(false)
-            .threads(Some(1))
-            .limits(Limits {
-                max_pixels: 2_000_000,
-                max_lines: 200,
-            })
-            .build()
-            .expect("engine")
-    })
-}
+use inputs::regression_inputs;
 
 #[test]
 fn recognize_regressions_never_panic() {
-    for (path, bytes) in inputs("recognize") {
+    for (name, bytes) in regression_inputs("recognize") {
         let t = Instant::now();
-        let result = engine().recognize(&bytes);
-        let name = path.file_name().unwrap().to_string_lossy();
-        // Errors must render (no panicking Display) and be one of the documented kinds.
-        if let Err(e) = &result {
-            assert!(!e.to_string().is_empty(), "{name}");
-        }
+        cases::recognize::run(&bytes);
         assert!(
             t.elapsed() < Duration::from_secs(10),
             "{name} took {:?}",
@@ -71,7 +27,7 @@ fn recognize_regressions_never_panic() {
 
 #[test]
 fn preprocess_regressions_never_panic() {
-    for (_path, bytes) in inputs("preprocess") {
+    for (_name, bytes) in regression_inputs("preprocess") {
         cases::preprocess::run(&bytes);
     }
 }

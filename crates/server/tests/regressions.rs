@@ -4,49 +4,24 @@
 
 mod cases;
 
-use std::path::PathBuf;
-use std::sync::Arc;
+#[path = "../../../fixtures/regressions/inputs.rs"]
+mod inputs;
+
 use std::time::Duration;
 
 use http_body_util::BodyExt;
 use tower::ServiceExt;
-use wenzi_server::testing::TestBackend;
-use wenzi_server::{router, AppState, KeyStore};
 
 use cases::multipart as case;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multipart_regressions_keep_the_contract() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("keys.db");
-    let store = KeyStore::open(db.to_str().unwrap()).await.unwrap();
-    let key = store
-        .add("fuzz", None, None, wenzi_server::store::unix_now())
-        .await
-        .unwrap()
-        .key;
-    let backend = Arc::new(case::FuzzBackend(TestBackend::new()));
-    let app = router(AppState::new(case::config(), store, backend));
-
-    let inputs =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/regressions/multipart");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&inputs)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file() && p.extension().is_none_or(|x| x != "md"))
-        .collect();
-    files.sort();
-    assert!(
-        !files.is_empty(),
-        "no regression inputs in {}",
-        inputs.display()
-    );
-    for path in files {
-        let data = std::fs::read(&path).unwrap();
+    let (app, key) = case::app(&dir.path().join("keys.db")).await;
+    for (name, data) in inputs::regression_inputs("multipart") {
         let Some((req, expect)) = case::request(&data, &key) else {
             continue;
         };
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let resp = tokio::time::timeout(Duration::from_secs(10), app.clone().oneshot(req))
             .await
             .unwrap_or_else(|_| panic!("{name}: no answer within 10 s"))

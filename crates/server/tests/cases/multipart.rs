@@ -8,13 +8,16 @@
 //! multipart Content-Type (fixed boundary) unless the input sets one; bit 3 sends the body
 //! in 7-byte chunks (a streamed upload); bit 4 uses GET instead of POST.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
+use axum::Router;
 use http::{HeaderName, HeaderValue, Request, StatusCode};
 use wenzi_server::backend::{BackendError, OcrBackend, OcrOutput};
 use wenzi_server::testing::TestBackend;
-use wenzi_server::{AppConfig, API_PATH, DEMO_PATH};
+use wenzi_server::{router, AppConfig, AppState, KeyStore, API_PATH, DEMO_PATH};
 
 pub const BOUNDARY: &str = "----wenziTestBoundary7MA4YWxkTrZu0gW";
 
@@ -31,6 +34,18 @@ impl OcrBackend for FuzzBackend {
 }
 
 /// Small limits so that the fuzzer reaches them.
+/// The application under test, with its key database at `db` and one valid key.
+pub async fn app(db: &Path) -> (Router, String) {
+    let store = KeyStore::open(db.to_str().unwrap()).await.unwrap();
+    let key = store
+        .add("fuzz", None, None, wenzi_server::store::unix_now())
+        .await
+        .unwrap()
+        .key;
+    let backend = Arc::new(FuzzBackend(TestBackend::new()));
+    (router(AppState::new(config(), store, backend)), key)
+}
+
 pub fn config() -> AppConfig {
     AppConfig {
         rate: 0.0,
