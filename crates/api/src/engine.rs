@@ -9,7 +9,7 @@ use wenzi_nn::Model;
 use wenzi_recognize::{OrientationClassifier, Recognizer};
 
 use crate::models::{model_bytes, ModelSet, ModelSource, CLS_FILE};
-use crate::{Error, Line, Page, Timings};
+use crate::{arrange, reading, Error, Line, Page, Timings};
 
 /// How text lines are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -176,10 +176,6 @@ pub struct Engine {
     min_confidence: f32,
 }
 
-/// Largest crop height handed to the recognizer before its own resize to 48 rows; taller
-/// crops are scaled while warping, so a huge box never makes a huge intermediate image.
-const MAX_CROP_HEIGHT: u32 = 2 * wenzi_recognize::LINE_HEIGHT;
-
 impl Engine {
     pub fn builder() -> EngineBuilder {
         EngineBuilder::default()
@@ -247,66 +243,33 @@ impl Engine {
             )));
         }
 
-        let mut quads = Vec::with_capacity(boxes.len());
-        let mut crops: Vec<RgbImage> = Vec::with_capacity(boxes.len());
-        for b in &boxes {
-            if let Some(crop) = wenzi_recognize::crop_quad(image, &b.points, MAX_CROP_HEIGHT) {
-                let crop = if crop.height() as f32 > 1.5 * crop.width() as f32 {
-                    wenzi_recognize::rotate90_ccw(&crop)
-                } else {
-                    crop
-                };
-                quads.push(b.points);
-                crops.push(crop);
-            }
-        }
-
-        // The classifier alone flips too eagerly (clean upright Latin lines sometimes score
-        // "180°" above its threshold), so a flagged line is read both ways and the reading
-        // with the higher confidence wins. Only flagged lines pay for the second pass.
-        let t = Instant::now();
-        let flagged: Vec<usize> = match &self.cls {
-            Some(cls) => cls
-                .classify(&crops)?
-                .iter()
-                .enumerate()
-                .filter(|(_, o)| o.upside_down)
-                .map(|(i, _)| i)
-                .collect(),
-            None => Vec::new(),
-        };
-        timings.classify = t.elapsed();
-
-        let t = Instant::now();
-        let mut decoded = self.rec.recognize(&crops)?;
-        if !flagged.is_empty() {
-            let turned: Vec<RgbImage> = flagged
-                .iter()
-                .map(|&i| wenzi_recognize::rotate180(&crops[i]))
-                .collect();
-            for (&i, alt) in flagged.iter().zip(self.rec.recognize(&turned)?) {
-                if alt.confidence > decoded[i].confidence {
-                    decoded[i] = alt;
-                }
-            }
-        }
-        timings.recognize = t.elapsed();
-
-        let lines = decoded
+        let (read, turns) =
+            reading::read_boxes(image, &boxes, &self.rec, self.cls.as_ref(), &mut timings)?;
+        let read: Vec<reading::ReadLine> = read
             .into_iter()
-            .zip(quads)
-            .filter(|(d, _)| !d.text.trim().is_empty() && d.confidence >= self.min_confidence)
-            .map(|(d, quad)| Line {
-                text: d.text.trim().to_string(),
-                confidence: d.confidence,
-                quad,
+            .filter(|r| {
+                !r.decoded.text.trim().is_empty() && r.decoded.confidence >= self.min_confidence
+            })
+            .collect();
+        let (order, blocks) = arrange::arrange(&read, turns, image.width(), image.height());
+        let mut slots: Vec<Option<reading::ReadLine>> = read.into_iter().map(Some).collect();
+        let lines = order
+            .into_iter()
+            .filter_map(|i| slots[i].take())
+            .map(|r| Line {
+                text: r.decoded.text.trim().to_string(),
+                confidence: r.decoded.confidence,
+                quad: r.quad,
+                orientation: r.orientation,
             })
             .collect();
         timings.total = start.elapsed();
         Ok(Page {
             width: image.width(),
             height: image.height(),
+            rotation: u16::from(turns) * 90,
             lines,
+            blocks,
             timings,
         })
     }
@@ -314,7 +277,7 @@ impl Engine {
     /// Text line boxes in reading order.
     fn detect(&self, image: &RgbImage) -> Result<Vec<TextBox>, Error> {
         let gray = image::imageops::grayscale(image);
-        let mut boxes = match (self.detector, &self.det) {
+        let boxes = match (self.detector, &self.det) {
             (DetectorKind::Classic, _) | (_, None) => {
                 wenzi_detect::classic::detect(&gray, &Default::default())
             }
@@ -327,7 +290,6 @@ impl Engine {
             }
             (_, Some(det)) => self.detect_db(det, image)?,
         };
-        wenzi_detect::sort_reading_order(&mut boxes);
         Ok(boxes)
     }
 

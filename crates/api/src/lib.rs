@@ -14,10 +14,12 @@
 //! The networks are PaddleOCR's PP-OCR models (Apache-2.0), run by wenzi's own inference
 //! engine (`wenzi-nn`); with the default feature `bundled-models` they are compiled in.
 
+mod arrange;
 mod engine;
 mod error;
 mod models;
 mod page;
+mod reading;
 
 pub use engine::{DetectorKind, Engine, EngineBuilder, Limits};
 pub use error::Error;
@@ -25,7 +27,7 @@ pub use error::Error;
 /// [`Engine::recognize_image`] name the same `RgbImage` type.
 pub use image;
 pub use models::{ModelSet, ModelSource};
-pub use page::{Line, Page, Timings};
+pub use page::{Block, BlockKind, Line, LineOrientation, Page, Timings};
 
 use std::sync::OnceLock;
 

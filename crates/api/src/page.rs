@@ -8,8 +8,77 @@ pub struct Line {
     pub text: String,
     /// Mean per-character probability, in `[0, 1]`.
     pub confidence: f32,
-    /// The line's corners in image pixels, clockwise from its top-left.
+    /// The line's corners in image pixels, clockwise from the top-left of its text (where
+    /// the text starts, on the side the glyphs' tops face), so a line read upside down starts
+    /// at the image's bottom right. A vertical column starts at its top-left.
     pub quad: [[f32; 2]; 4],
+    /// How the line lies in the image.
+    pub orientation: LineOrientation,
+}
+
+/// How a line's characters lie in the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum LineOrientation {
+    /// A horizontal line, upright.
+    #[default]
+    Upright,
+    /// A horizontal line turned 90° clockwise (it reads top to bottom, glyph tops to the right).
+    Rotated90,
+    /// A horizontal line upside down.
+    Rotated180,
+    /// A horizontal line turned 90° counter-clockwise (it reads bottom to top).
+    Rotated270,
+    /// A vertical column of upright (CJK) characters, read top to bottom.
+    Vertical,
+}
+
+impl LineOrientation {
+    /// A short lowercase name: `upright`, `rotated90`, `rotated180`, `rotated270`, `vertical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LineOrientation::Upright => "upright",
+            LineOrientation::Rotated90 => "rotated90",
+            LineOrientation::Rotated180 => "rotated180",
+            LineOrientation::Rotated270 => "rotated270",
+            LineOrientation::Vertical => "vertical",
+        }
+    }
+}
+
+/// What a block of lines is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BlockKind {
+    /// Lines of one text flow: a paragraph, a title, a column's run of lines.
+    Paragraph,
+    /// Cells aligned in rows and columns (tables, forms, schedules): read row by row.
+    Table,
+    /// Vertical columns of CJK text, read right to left.
+    Vertical,
+}
+
+impl BlockKind {
+    /// A short lowercase name: `paragraph`, `table`, `vertical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockKind::Paragraph => "paragraph",
+            BlockKind::Table => "table",
+            BlockKind::Vertical => "vertical",
+        }
+    }
+}
+
+/// A group of lines that belong together on the page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    pub kind: BlockKind,
+    /// Indices into [`Page::lines`], in reading order (consecutive: blocks partition the page).
+    pub lines: std::ops::Range<usize>,
+    /// For a [`BlockKind::Table`], its rows as ranges of [`Page::lines`], each read left to
+    /// right; empty for other kinds.
+    pub rows: Vec<std::ops::Range<usize>>,
+    /// Axis-aligned bounds `[x0, y0, x1, y1]` of the block's lines, in image pixels.
+    pub bounds: [f32; 4],
 }
 
 /// Time spent in each stage of one recognition.
@@ -41,7 +110,15 @@ impl Timings {
 pub struct Page {
     pub width: u32,
     pub height: u32,
+    /// How far the page's content is turned clockwise in the image, in degrees (0, 90, 180 or
+    /// 270): a photo taken sideways is 90 or 270. Lines and blocks are still in the image's
+    /// own coordinates.
+    pub rotation: u16,
+    /// Every recognized line, in reading order.
     pub lines: Vec<Line>,
+    /// The lines grouped into blocks, in reading order; each block holds a consecutive run
+    /// of [`Page::lines`].
+    pub blocks: Vec<Block>,
     pub timings: Timings,
 }
 

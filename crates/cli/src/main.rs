@@ -249,10 +249,21 @@ fn page_json(file: &str, page: &Page, ms: f64) -> serde_json::Value {
                 .iter()
                 .map(|p| [round1(p[0] as f64), round1(p[1] as f64)])
                 .collect();
-            serde_json::json!({"text": l.text, "confidence": round3(l.confidence as f64), "box": quad})
+            serde_json::json!({"text": l.text, "confidence": round3(l.confidence as f64), "box": quad,
+                               "orientation": l.orientation.as_str()})
         })
         .collect();
-    serde_json::json!({"file": file, "lines": lines, "ms": round1(ms)})
+    let blocks: Vec<_> = page
+        .blocks
+        .iter()
+        .map(|b| {
+            let rows: Vec<[usize; 2]> = b.rows.iter().map(|r| [r.start, r.end]).collect();
+            serde_json::json!({"kind": b.kind.as_str(), "lines": [b.lines.start, b.lines.end],
+                               "rows": rows, "bounds": b.bounds.map(|v| round1(v as f64))})
+        })
+        .collect();
+    serde_json::json!({"file": file, "rotation": page.rotation, "lines": lines, "blocks": blocks,
+                       "ms": round1(ms)})
 }
 
 fn round1(v: f64) -> f64 {

@@ -9,11 +9,13 @@ mod charset;
 mod crop;
 mod ctc;
 mod input;
+mod vertical;
 
 pub use charset::Charset;
 pub use crop::{crop_quad, rotate180, rotate90_ccw, Quad, MAX_CROP_SIDE};
 pub use ctc::{decode_greedy, Decoded};
 pub use input::{aspect, line_batch};
+pub use vertical::column_to_line;
 
 use image::RgbImage;
 use ndarray::{Axis, Ix3};

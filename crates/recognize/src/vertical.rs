@@ -1,0 +1,311 @@
+//! Vertical CJK columns: cut a column of upright characters into character cells and lay the
+//! cells side by side, so the recognizer (trained on horizontal lines) sees upright glyphs in
+//! a horizontal line.
+//!
+//! Turning a column by 90° — what works for a sideways horizontal line — puts every upright
+//! character on its side. Cutting needs care: characters such as 二, 三 or 旦 have blank rows
+//! inside them, so cuts are not taken at every blank row but chosen by dynamic programming,
+//! trading ink crossed by a cut against cells that stray from the column's character pitch,
+//! which is measured from the ink profile's autocorrelation.
+
+use image::{Rgb, RgbImage};
+
+/// Cells are at least this fraction of the pitch (narrow glyphs such as 一 keep their blank
+/// margins, so their cell is still about one pitch tall).
+const MIN_CELL: f32 = 0.55;
+/// Cells are at most this multiple of the pitch.
+const MAX_CELL: f32 = 1.45;
+
+/// Rebuilds an upright-character column (width = across the column, height = along it) as a
+/// horizontal line of the same characters, first character on the left.
+///
+/// Returns `None` when the crop does not look like a column of separate glyphs (no ink, or
+/// too short for two cells), so callers keep their other readings.
+pub fn column_to_line(column: &RgbImage) -> Option<RgbImage> {
+    let (w, h) = column.dimensions();
+    if w < 4 || h < 8 || h < w {
+        return None;
+    }
+    let gray: Vec<u8> = column
+        .pixels()
+        .map(|p| ((p[0] as u32 * 299 + p[1] as u32 * 587 + p[2] as u32 * 114) / 1000) as u8)
+        .collect();
+    let ink = ink_mask(&gray);
+    let (wu, hu) = (w as usize, h as usize);
+
+    // Horizontal extent of the glyphs: columns holding a fair share of the ink.
+    let mut col_ink = vec![0u32; wu];
+    let mut row_ink = vec![0f32; hu];
+    for (y, row) in ink.chunks_exact(wu).enumerate() {
+        for (x, &on) in row.iter().enumerate() {
+            if on {
+                col_ink[x] += 1;
+                row_ink[y] += 1.0;
+            }
+        }
+    }
+    let col_max = *col_ink.iter().max()?;
+    if col_max == 0 {
+        return None;
+    }
+    let col_floor = (col_max as f32 * 0.05).max(1.0);
+    let x0 = col_ink.iter().position(|&c| c as f32 >= col_floor)?;
+    let x1 = col_ink.iter().rposition(|&c| c as f32 >= col_floor)? + 1;
+    let glyph = (x1 - x0) as f32;
+    if glyph < 3.0 {
+        return None;
+    }
+    let row_floor = 0.5f32.max(0.01 * glyph);
+    let y0 = row_ink.iter().position(|&c| c > row_floor)?;
+    let y1 = row_ink.iter().rposition(|&c| c > row_floor)? + 1;
+    let span = y1 - y0;
+
+    let pitch = estimate_pitch(&row_ink[y0..y1], glyph);
+    if (span as f32) < 1.4 * pitch {
+        return None; // a single character: nothing to rearrange
+    }
+    let cuts = choose_cuts(&row_ink, y0, y1, pitch, glyph);
+
+    // Each cell keeps the column's glyph width plus a small margin, and one pitch of height
+    // centred on its own content, so all characters share one baseline band.
+    let margin = (0.08 * glyph).round() as usize;
+    let cx0 = x0.saturating_sub(margin);
+    let cx1 = (x1 + margin).min(wu);
+    let cell_w = cx1 - cx0;
+    let line_h = (pitch.round() as usize).max(cuts.windows(2).map(|c| c[1] - c[0]).max()?);
+    let background = background_colour(column, &ink);
+    let mut line = RgbImage::from_pixel(
+        (cell_w * (cuts.len() - 1)) as u32,
+        line_h as u32,
+        background,
+    );
+    for (i, c) in cuts.windows(2).enumerate() {
+        let (a, b) = (c[0], c[1]);
+        let top = (line_h - (b - a)) / 2;
+        for y in a..b {
+            for x in cx0..cx1 {
+                let p = *column.get_pixel(x as u32, y as u32);
+                line.put_pixel((i * cell_w + x - cx0) as u32, (top + y - a) as u32, p);
+            }
+        }
+    }
+    Some(line)
+}
+
+/// Ink pixels: the minority side of an Otsu threshold (dark text on light or light on dark).
+fn ink_mask(gray: &[u8]) -> Vec<bool> {
+    let mut hist = [0u64; 256];
+    for &v in gray {
+        hist[v as usize] += 1;
+    }
+    let total = gray.len() as f64;
+    let sum: f64 = hist
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| i as f64 * c as f64)
+        .sum();
+    let (mut w0, mut sum0, mut best, mut t) = (0.0f64, 0.0f64, -1.0f64, 0u8);
+    for (i, &c) in hist.iter().enumerate() {
+        w0 += c as f64;
+        if w0 == 0.0 || w0 == total {
+            continue;
+        }
+        sum0 += i as f64 * c as f64;
+        let w1 = total - w0;
+        let (m0, m1) = (sum0 / w0, (sum - sum0) / w1);
+        let between = w0 * w1 * (m0 - m1).powi(2);
+        if between > best {
+            best = between;
+            t = i as u8;
+        }
+    }
+    let dark = gray.iter().filter(|&&v| v <= t).count();
+    let dark_is_ink = dark * 2 <= gray.len();
+    gray.iter()
+        .map(|&v| if dark_is_ink { v <= t } else { v > t })
+        .collect()
+}
+
+/// The character pitch along the column: the lag, between 0.75 and 1.9 glyph widths, at
+/// which the ink profile best matches itself (CJK is set on a grid of square cells).
+/// Falls back to the glyph width plus a tenth when the profile has no clear period.
+fn estimate_pitch(profile: &[f32], glyph: f32) -> f32 {
+    let n = profile.len();
+    let mean = profile.iter().sum::<f32>() / n.max(1) as f32;
+    let centred: Vec<f32> = profile.iter().map(|v| v - mean).collect();
+    let energy: f32 = centred.iter().map(|v| v * v).sum();
+    let fallback = 1.1 * glyph;
+    if energy <= 0.0 {
+        return fallback;
+    }
+    let lo = (0.75 * glyph).floor().max(2.0) as usize;
+    let hi = ((1.9 * glyph).ceil() as usize).min(n.saturating_sub(1));
+    let mut best = (fallback, 0.25f32); // needs a clearly periodic profile to win
+    for lag in lo..=hi {
+        let r: f32 = centred[..n - lag]
+            .iter()
+            .zip(&centred[lag..])
+            .map(|(a, b)| a * b)
+            .sum::<f32>()
+            / energy;
+        if r > best.1 {
+            best = (lag as f32, r);
+        }
+    }
+    best.0
+}
+
+/// Cut rows `y0 = c0 < c1 < … < ck = y1` between character cells: each inner cut crosses as
+/// little ink as possible, and cells stay near the pitch (dynamic programming over rows).
+fn choose_cuts(row_ink: &[f32], y0: usize, y1: usize, pitch: f32, glyph: f32) -> Vec<usize> {
+    let min_len = ((MIN_CELL * pitch).floor() as usize).max(1);
+    let max_len = ((MAX_CELL * pitch).ceil() as usize).max(min_len + 1);
+    let n = y1 - y0;
+    // Cost of cutting at row y: the ink it crosses, relative to a full glyph row.
+    let cut_cost = |y: usize| row_ink[y.min(row_ink.len() - 1)] / glyph;
+    let size_cost = |len: usize| {
+        let d = (len as f32 - pitch) / pitch;
+        0.5 * d * d
+    };
+    // best[i]: cheapest way to cut rows y0..y0+i with a cut at y0+i. The first and last
+    // cells may be short at no cost (a trailing 一 or a closing mark: the ink was trimmed).
+    let mut best = vec![f32::INFINITY; n + 1];
+    let mut from = vec![0usize; n + 1];
+    best[0] = 0.0;
+    for i in 1..=n {
+        let end_cost = if i == n { 0.0 } else { cut_cost(y0 + i) };
+        for j in i.saturating_sub(max_len)..i {
+            let len = i - j;
+            let at_end = j == 0 || i == n;
+            if (!at_end && len < min_len) || !best[j].is_finite() {
+                continue;
+            }
+            let size = if at_end && (len as f32) <= pitch {
+                0.0
+            } else {
+                size_cost(len)
+            };
+            let c = best[j] + size + end_cost;
+            if c < best[i] {
+                best[i] = c;
+                from[i] = j;
+            }
+        }
+    }
+    let mut cuts = vec![y1];
+    let mut i = n;
+    while i > 0 {
+        i = from[i];
+        cuts.push(y0 + i);
+    }
+    cuts.reverse();
+    cuts
+}
+
+/// Mean colour of the non-ink pixels (white if there are none).
+fn background_colour(image: &RgbImage, ink: &[bool]) -> Rgb<u8> {
+    let mut sum = [0u64; 3];
+    let mut n = 0u64;
+    for (p, &on) in image.pixels().zip(ink) {
+        if !on {
+            for c in 0..3 {
+                sum[c] += u64::from(p[c]);
+            }
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return Rgb([255, 255, 255]);
+    }
+    Rgb(sum.map(|s| (s / n) as u8))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A column of `n` square "glyphs" of `size` px on a `pitch` grid; glyph `k` has `k % 3 + 1`
+    /// horizontal bars separated by blank rows (like 一, 二, 三).
+    fn column(n: usize, size: u32, pitch: u32) -> RgbImage {
+        let margin = size / 3;
+        let (w, h) = (size + 2 * margin, pitch * n as u32 + 2 * margin);
+        let mut img = RgbImage::from_pixel(w, h, Rgb([250, 250, 245]));
+        for k in 0..n {
+            let top = margin + pitch * k as u32 + (pitch - size) / 2;
+            let bars = k % 3 + 1;
+            for b in 0..bars {
+                let y = top + (b as u32 * size) / bars as u32 + size / (2 * bars as u32);
+                for yy in y.saturating_sub(2)..(y + 2).min(h) {
+                    for x in margin..margin + size {
+                        img.put_pixel(x, yy, Rgb([10, 10, 10]));
+                    }
+                }
+            }
+            // A vertical stroke so every glyph is one connected shape across its bars.
+            for y in top..top + size {
+                img.put_pixel(margin + size / 2, y, Rgb([10, 10, 10]));
+            }
+        }
+        img
+    }
+
+    #[test]
+    fn cuts_between_glyphs_not_inside_them() {
+        let col = column(6, 40, 46);
+        let line = column_to_line(&col).expect("a column of six glyphs");
+        // Six cells side by side, each about one glyph wide (plus margins).
+        let cell_w = line.width() / 6;
+        assert_eq!(line.width() % 6, 0);
+        assert!((40..=50).contains(&cell_w), "cell width {cell_w}");
+        assert!(
+            line.height() >= 40 && line.height() <= 60,
+            "{}",
+            line.height()
+        );
+        // Each cell's vertical stroke sits in its own slot: dark pixels in every cell centre.
+        for k in 0..6 {
+            let x = k * cell_w + cell_w / 2;
+            let dark = (0..line.height())
+                .filter(|&y| line.get_pixel(x, y)[0] < 100)
+                .count();
+            assert!(
+                dark as u32 >= 30,
+                "cell {k} has a broken stroke ({dark} px)"
+            );
+        }
+    }
+
+    #[test]
+    fn light_text_on_dark_background_works_too() {
+        let mut col = column(4, 30, 36);
+        for p in col.pixels_mut() {
+            p.0 = p.0.map(|v| 255 - v);
+        }
+        let line = column_to_line(&col).unwrap();
+        assert_eq!(line.width() % 4, 0);
+        assert!(line.width() / 4 >= 30);
+    }
+
+    #[test]
+    fn single_glyph_and_blank_crops_give_none() {
+        assert!(column_to_line(&column(1, 40, 46)).is_none());
+        assert!(column_to_line(&RgbImage::from_pixel(40, 200, Rgb([255, 255, 255]))).is_none());
+        assert!(column_to_line(&RgbImage::new(2, 2)).is_none());
+        assert!(column_to_line(&RgbImage::new(100, 20)).is_none());
+    }
+
+    #[test]
+    fn noise_never_panics() {
+        let mut seed = 12345u32;
+        for (w, h) in [(5, 9), (17, 400), (60, 61), (33, 1000)] {
+            let img = RgbImage::from_fn(w, h, |_, _| {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                let v = (seed >> 16) as u8;
+                Rgb([v, v, v])
+            });
+            if let Some(line) = column_to_line(&img) {
+                assert!(line.width() > 0 && line.height() > 0);
+            }
+        }
+    }
+}
