@@ -228,18 +228,6 @@ impl Layout<'_> {
         if (interleaved as f64) < 0.3 * ids.len() as f64 {
             return None;
         }
-        // Two prose columns (even on a shared baseline grid): both sides are wide, their lines
-        // fill them, and they are of comparable width. An agenda's time column, a form's
-        // labels or a price column fail at least one of these.
-        let gutter = gap.1 - gap.0;
-        if let (Some(a), Some(b)) = (
-            self.flow_width(&left, gutter),
-            self.flow_width(&right, gutter),
-        ) {
-            if a.min(b) >= 0.4 * a.max(b) {
-                return Some((left, right));
-            }
-        }
         let (small, large) = if left.len() <= right.len() {
             (&left, &right)
         } else {
@@ -248,16 +236,28 @@ impl Layout<'_> {
         let aligned = small
             .iter()
             .filter(|&&i| large.iter().any(|&j| nodes[i].aligned(&nodes[j])))
-            .count();
-        // Not row-aligned: independent flows (a side menu beside content). Row-aligned but not
-        // two prose columns: a table or form, read row by row.
-        ((aligned as f64) < 0.5 * small.len() as f64).then_some((left, right))
+            .count() as f64
+            / small.len() as f64;
+        // Not row-aligned: independent flows (a side menu beside content).
+        if aligned < 0.5 {
+            return Some((left, right));
+        }
+        // Row-aligned: two prose columns (on a shared baseline grid) only if both sides are
+        // wide, their lines fill them, they are set tight and of comparable width. An agenda's
+        // time column, a form's labels or a price column fail at least one of these. When every
+        // line has a partner on its row, the sides must be wider still to count as prose: short
+        // paired lines are cells far more often than narrow columns.
+        let min_width = if aligned >= 0.9 { 12.0 } else { 8.0 };
+        let gutter = gap.1 - gap.0;
+        let a = self.flow_width(&left, gutter, min_width)?;
+        let b = self.flow_width(&right, gutter, min_width)?;
+        (a.min(b) >= 0.4 * a.max(b)).then_some((left, right))
     }
 
-    /// The width of `side` if it looks like a column of running text: at least 12 line heights
-    /// wide, one line per row (no inner gap rivalling the gutter), at least half of its rows
+    /// The width of `side` if it looks like a column of running text: at least `min_width` line
+    /// heights wide, one line per row (no inner gap rivalling the gutter), at least half of its rows
     /// spanning 70 % of its width, and rows set closer than a line height.
-    fn flow_width(&self, side: &[usize], gutter: f64) -> Option<f64> {
+    fn flow_width(&self, side: &[usize], gutter: f64, min_width: f64) -> Option<f64> {
         let nodes = self.nodes;
         if side.iter().any(|&i| nodes[i].vertical) {
             return None;
@@ -297,7 +297,7 @@ impl Layout<'_> {
                 .collect(),
         );
         let tight = rows.len() < 2 || leading <= h;
-        (width >= 12.0 * h && gutter >= 2.0 * max_inner_gap && 2 * full >= rows.len() && tight)
+        (width >= min_width * h && gutter >= 2.0 * max_inner_gap && 2 * full >= rows.len() && tight)
             .then_some(width)
     }
 

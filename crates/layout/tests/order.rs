@@ -121,3 +121,44 @@ fn skewed_two_column_page() {
     }
     assert_eq!(order_of(&lines), seq(12));
 }
+
+/// Boxes the classic detector finds on `fixtures/detect/page_003.png`: a two-column poem whose
+/// columns break lines differently, so only some rows line up across the gutter.
+#[test]
+fn poem_page_with_uneven_columns() {
+    let lines = vec![
+        r(43.5, 47.5, 231.6, 68.6),
+        r(351.5, 47.5, 525.5, 68.6),
+        r(43.5, 73.4, 231.6, 94.6),
+        r(352.5, 73.4, 525.5, 94.6),
+        r(352.5, 98.4, 525.5, 119.6),
+        r(42.8, 98.8, 142.2, 117.2),
+        r(352.5, 124.4, 525.5, 145.6),
+        r(50.8, 136.8, 143.2, 155.2),
+        r(352.5, 150.4, 525.5, 171.6),
+        r(43.8, 162.8, 120.2, 181.2),
+        r(351.5, 175.4, 525.5, 196.6),
+        r(43.5, 187.4, 216.6, 208.6),
+    ];
+    assert_eq!(order_of(&lines), vec![0, 2, 5, 7, 9, 11, 1, 3, 4, 6, 8, 10]);
+}
+
+/// Boxes the classic detector finds on `fixtures/detect/page_013.png`: a title across two
+/// prose columns whose rows line up.
+#[test]
+fn rendered_two_column_page() {
+    let lines = vec![
+        r(54.8, 63.8, 810.2, 108.2),
+        r(653.5, 131.6, 1183.4, 160.4),
+        r(55.8, 132.9, 547.2, 159.1),
+        r(56.4, 166.4, 563.6, 196.6),
+        r(653.5, 167.6, 1179.4, 196.4),
+        r(54.8, 202.9, 90.2, 229.1),
+        r(656.8, 202.9, 997.2, 229.1),
+        r(56.4, 254.4, 577.6, 284.6),
+        r(655.8, 255.9, 1187.2, 282.1),
+        r(56.4, 289.4, 588.6, 319.6),
+        r(654.7, 289.7, 1150.3, 317.3),
+    ];
+    assert_eq!(order_of(&lines), vec![0, 2, 3, 5, 7, 9, 1, 4, 6, 8, 10]);
+}
