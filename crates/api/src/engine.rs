@@ -314,7 +314,7 @@ impl Engine {
     /// Text line boxes in reading order.
     fn detect(&self, image: &RgbImage) -> Result<Vec<TextBox>, Error> {
         let gray = image::imageops::grayscale(image);
-        let mut boxes = match (self.detector, &self.det) {
+        let boxes = match (self.detector, &self.det) {
             (DetectorKind::Classic, _) | (_, None) => {
                 wenzi_detect::classic::detect(&gray, &Default::default())
             }
@@ -327,7 +327,14 @@ impl Engine {
             }
             (_, Some(det)) => self.detect_db(det, image)?,
         };
-        wenzi_detect::sort_reading_order(&mut boxes);
+        let lines: Vec<_> = boxes
+            .iter()
+            .map(|b| wenzi_layout::LineBox::horizontal(b.points))
+            .collect();
+        let boxes = wenzi_layout::reading_order(&lines)
+            .into_iter()
+            .map(|i| boxes[i])
+            .collect();
         Ok(boxes)
     }
 
