@@ -12,7 +12,7 @@
 //! 6. Blobs taller than a line are split at the valleys of their horizontal projection profile
 //!    (touching lines); thin fragments (i-dots, the strokes of 二/三) rejoin their line.
 //! 7. Boxes are padded and sorted by position
-//!    ([`sort_by_position`](crate::sort_by_position)); reading order across columns and table
+//!    ([`sort_by_position`]); reading order across columns and table
 //!    rows is decided by `wenzi-layout`.
 
 use image::GrayImage;
@@ -68,7 +68,7 @@ impl Default for ClassicParams {
 
 /// Detects text lines in a grayscale page. Returns boxes in `gray`'s coordinates, with score 1,
 /// sorted top to bottom by their top edge, then left to right
-/// ([`sort_by_position`](crate::sort_by_position); reading order is `wenzi-layout`'s job).
+/// ([`sort_by_position`]; reading order is `wenzi-layout`'s job).
 pub fn detect(gray: &GrayImage, params: &ClassicParams) -> Vec<TextBox> {
     let (w, h) = gray.dimensions();
     if w < 2 || h < 2 {

@@ -82,7 +82,7 @@ impl Default for DbParams {
 
 /// Turns a DB probability map (`H×W`, values in `[0, 1]`, the `[0, 0]` plane of the network
 /// output) into text boxes in original-image coordinates, sorted top to bottom by their top
-/// edge, then left to right ([`sort_by_position`](crate::sort_by_position); reading order is
+/// edge, then left to right ([`sort_by_position`]; reading order is
 /// `wenzi-layout`'s job).
 ///
 /// `scale_x`/`scale_y` are the factors returned by [`prepare_input`] (`map / original`);
