@@ -113,7 +113,16 @@ impl Builder {
 
     fn finish(mut self, out: &mut Vec<RawBlock>) {
         if self.table {
-            let keep = self.rows.iter().rposition(Row::multi).map_or(0, |p| p + 1);
+            let mut keep = self.rows.iter().rposition(Row::multi).map_or(0, |p| p + 1);
+            // Single-cell rows after the last full row stay if they follow tightly (the second
+            // line of the last cell); looser ones are text after the table.
+            while keep > 0 && keep < self.rows.len() {
+                let (prev, row) = (&self.rows[keep - 1], &self.rows[keep]);
+                if row.r.y0 - prev.r.y1 > 0.6 * prev.h.min(row.h) {
+                    break;
+                }
+                keep += 1;
+            }
             if keep >= 2 {
                 let tail = self.rows.split_off(keep);
                 let mut lines = Vec::new();

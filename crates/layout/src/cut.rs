@@ -138,7 +138,7 @@ impl Layout<'_> {
         }
         let pieces = self.horizontal_pieces(&ids);
         if pieces.len() <= 1 {
-            return rows(self.nodes, &ids);
+            return self.strip_rows(&ids);
         }
         // Merge consecutive strips while their union still has a column gutter.
         let mut groups: Vec<Vec<usize>> = Vec::new();
@@ -166,8 +166,31 @@ impl Layout<'_> {
             .collect()
     }
 
-    /// Splits at the widest vertical gap that is a genuine column gutter, if any.
-    fn column_cut(&self, ids: &[usize]) -> Option<(Vec<usize>, Vec<usize>)> {
+    /// The rows of a strip that no horizontal gap divides. Usually these are plain text rows,
+    /// but when a single cell on one side of a gutter spans several rows of the other side (a
+    /// time centered beside a two-line agenda entry, a label beside a multi-line value), the
+    /// strip is one record read cell by cell: that cell, then the other side's lines.
+    fn strip_rows(&self, ids: &[usize]) -> Vec<Vec<usize>> {
+        let plain = rows(self.nodes, ids);
+        if plain.len() < 2 || ids.iter().any(|&i| self.nodes[i].vertical) {
+            return plain;
+        }
+        let Some((gap, _)) = self.gaps(ids).into_iter().next() else {
+            return plain;
+        };
+        let (left, right): (Vec<usize>, Vec<usize>) =
+            ids.iter().partition(|&&i| self.nodes[i].r.x1 <= gap);
+        if left.is_empty() || right.is_empty() || (left.len() > 1 && right.len() > 1) {
+            return plain;
+        }
+        let mut record = rows(self.nodes, &left).concat();
+        record.extend(rows(self.nodes, &right).concat());
+        vec![record]
+    }
+
+    /// Vertical gaps that no node crosses, at least 0.8 text sizes wide, widest first, as
+    /// (left edge, right edge).
+    fn gaps(&self, ids: &[usize]) -> Vec<(f64, f64)> {
         let med = median(ids.iter().map(|&i| self.nodes[i].thick).collect());
         let mut spans: Vec<(f64, f64)> = ids
             .iter()
@@ -187,7 +210,14 @@ impl Layout<'_> {
                 .total_cmp(&(a.1 - a.0))
                 .then(a.0.total_cmp(&b.0))
         });
-        gaps.into_iter().find_map(|g| self.column_split(ids, g))
+        gaps
+    }
+
+    /// Splits at the widest vertical gap that is a genuine column gutter, if any.
+    fn column_cut(&self, ids: &[usize]) -> Option<(Vec<usize>, Vec<usize>)> {
+        self.gaps(ids)
+            .into_iter()
+            .find_map(|g| self.column_split(ids, g))
     }
 
     /// Whether the gap `gap` separates two text flows (columns) rather than the cells of rows.
@@ -238,20 +268,71 @@ impl Layout<'_> {
             .filter(|&&i| large.iter().any(|&j| nodes[i].aligned(&nodes[j])))
             .count() as f64
             / small.len() as f64;
-        // Not row-aligned: independent flows (a side menu beside content).
-        if aligned < 0.5 {
-            return Some((left, right));
-        }
-        // Row-aligned: two prose columns (on a shared baseline grid) only if both sides are
-        // wide, their lines fill them, they are set tight and of comparable width. An agenda's
-        // time column, a form's labels or a price column fail at least one of these. When every
-        // line has a partner on its row, the sides must be wider still to count as prose: short
-        // paired lines are cells far more often than narrow columns.
+        // Two prose columns (possibly on a shared baseline grid): both sides are wide, their
+        // lines fill them, they are set tight and of comparable width. An agenda's time column,
+        // a form's labels or a price column fail at least one of these. When every line has a
+        // partner on its row, the sides must be wider still to count as prose: short paired
+        // lines are cells far more often than narrow columns.
         let min_width = if aligned >= 0.9 { 12.0 } else { 8.0 };
         let gutter = gap.1 - gap.0;
-        let a = self.flow_width(&left, gutter, min_width)?;
-        let b = self.flow_width(&right, gutter, min_width)?;
-        (a.min(b) >= 0.4 * a.max(b)).then_some((left, right))
+        if let (Some(a), Some(b)) = (
+            self.flow_width(&left, gutter, min_width),
+            self.flow_width(&right, gutter, min_width),
+        ) {
+            if a.min(b) >= 0.4 * a.max(b) {
+                return Some((left, right));
+            }
+        }
+        // Records: an agenda whose times sit centered beside two-line entries is not row-aligned
+        // line by line, but entry by entry.
+        if self.records(&left, &right) {
+            return None;
+        }
+        // Not row-aligned: independent flows (a side menu beside content). Row-aligned: a
+        // table or form, read row by row.
+        (aligned < 0.5).then_some((left, right))
+    }
+
+    /// Whether the two sides pair up entry by entry: each side's rows grouped into entries
+    /// (rows closer than 0.6 line heights), the same number of entries on both sides, each
+    /// overlapping exactly its partner vertically, and at least one entry of several rows (with
+    /// single-row entries only, the line-level alignment test already decides).
+    fn records(&self, left: &[usize], right: &[usize]) -> bool {
+        let (le, re) = (self.entries(left), self.entries(right));
+        if le.len() != re.len() || le.len() < 2 || !le.iter().chain(&re).any(|e| e.1 >= 2) {
+            return false;
+        }
+        let partners = |a: &Rect, other: &[(Rect, usize)]| {
+            other
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| a.y_overlap(&b.0) > 0.0)
+                .map(|(j, _)| j)
+                .collect::<Vec<_>>()
+        };
+        (0..le.len()).all(|i| partners(&le[i].0, &re) == [i] && partners(&re[i].0, &le) == [i])
+    }
+
+    /// Rows of `side` grouped into entries (bounds, number of rows), top to bottom.
+    fn entries(&self, side: &[usize]) -> Vec<(Rect, usize)> {
+        let nodes = self.nodes;
+        let mut rects: Vec<Rect> = rows(nodes, side)
+            .iter()
+            .map(|r| r.iter().fold(Rect::EMPTY, |acc, &i| acc.union(&nodes[i].r)))
+            .collect();
+        rects.sort_by(|a, b| a.y0.total_cmp(&b.y0).then(a.x0.total_cmp(&b.x0)));
+        let mut out: Vec<(Rect, usize, f64)> = Vec::new();
+        for r in rects {
+            match out.last_mut() {
+                Some((e, n, h)) if r.y0 - e.y1 <= 0.6 * h.min(r.h()) => {
+                    *e = e.union(&r);
+                    *n += 1;
+                    *h = r.h();
+                }
+                _ => out.push((r, 1, r.h())),
+            }
+        }
+        out.into_iter().map(|(e, n, _)| (e, n)).collect()
     }
 
     /// The width of `side` if it looks like a column of running text: at least `min_width` line

@@ -12,7 +12,8 @@
 //!   lines are not row-aligned (a side menu beside content), or both sides are comparably wide
 //!   prose columns whose lines fill them. Row-aligned cells — tables, agendas (a narrow time
 //!   column beside a wide event column), label/value forms, price lists — are read row by row,
-//!   because reading all times and then all events loses what belongs together.
+//!   because reading all times and then all events loses what belongs together. Rows may be
+//!   records: a time centered beside a two-line entry pairs with the entry, not with a line.
 //! * **Rows.** Lines are put in the same row when they overlap vertically by half the smaller
 //!   height, so a baseline a few pixels off (photos, mixed CJK/digit heights) does not reorder a
 //!   row.

@@ -330,3 +330,76 @@ fn huge_inputs_fall_back_to_rows() {
     assert_eq!(order_of(&lines), seq(lines.len()));
     assert!(start.elapsed().as_secs() < 10);
 }
+
+#[test]
+fn agenda_with_times_centered_beside_two_line_entries() {
+    // Each time is vertically centered against its entry (title + smaller location line), so it
+    // lines up with neither line: still one record per row, time first.
+    let mut lines = vec![r(40.0, 20.0, 300.0, 50.0)];
+    for i in 0..4 {
+        let y = 80.0 + 70.0 * i as f32;
+        lines.push(r(40.0, y + 16.0, 150.0, y + 32.0)); // time
+        lines.push(r(200.0, y, 560.0 - 20.0 * i as f32, y + 22.0)); // title
+        lines.push(r(200.0, y + 28.0, 380.0, y + 44.0)); // location
+    }
+    assert_eq!(order_of(&lines), seq(13));
+    let blocks = blocks_of(&lines);
+    assert_eq!(kinds(&blocks), vec![BlockKind::Paragraph, BlockKind::Table]);
+    let rows = rows_of(&blocks[1]);
+    assert_eq!(rows.len(), 4);
+    for (k, row) in rows.iter().enumerate() {
+        assert_eq!(*row, (1 + 3 * k..4 + 3 * k).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn agenda_with_header_row_and_two_line_entries_is_one_table() {
+    let mut lines = vec![r(40.0, 40.0, 90.0, 60.0), r(200.0, 40.0, 250.0, 60.0)]; // 时间 活动
+    for i in 0..4 {
+        let y = 80.0 + 60.0 * i as f32;
+        lines.push(r(40.0, y + 2.0, 150.0, y + 20.0));
+        lines.push(r(200.0, y, 560.0, y + 22.0));
+        lines.push(r(200.0, y + 26.0, 420.0, y + 42.0));
+    }
+    assert_eq!(order_of(&lines), seq(14));
+    let blocks = blocks_of(&lines);
+    // The last entry's second line stays in the table.
+    assert_eq!(kinds(&blocks), vec![BlockKind::Table]);
+    assert_eq!(rows_of(&blocks[0])[0], vec![0, 1]);
+    assert_eq!(rows_of(&blocks[0]).last().unwrap(), &vec![13]);
+}
+
+#[test]
+fn form_with_a_two_line_value() {
+    let lines = vec![
+        r(40.0, 40.0, 100.0, 60.0), // 姓名：
+        r(140.0, 40.0, 300.0, 60.0),
+        r(40.0, 80.0, 100.0, 100.0), // 地址：
+        r(140.0, 80.0, 500.0, 100.0),
+        r(140.0, 106.0, 400.0, 126.0), // second line of the address
+        r(40.0, 146.0, 100.0, 166.0),  // 电话：
+        r(140.0, 146.0, 260.0, 166.0),
+    ];
+    assert_eq!(order_of(&lines), seq(7));
+    let blocks = blocks_of(&lines);
+    assert_eq!(kinds(&blocks), vec![BlockKind::Table]);
+    assert_eq!(
+        rows_of(&blocks[0]),
+        vec![vec![0, 1], vec![2, 3], vec![4], vec![5, 6]]
+    );
+}
+
+#[test]
+fn text_after_a_table_is_its_own_paragraph() {
+    let mut lines = Vec::new();
+    for i in 0..3 {
+        let y = 40.0 + 36.0 * i as f32;
+        lines.push(r(40.0, y, 120.0, y + 20.0));
+        lines.push(r(300.0, y, 380.0, y + 20.0));
+    }
+    lines.push(r(40.0, 180.0, 600.0, 200.0)); // a note well below the table
+    assert_eq!(order_of(&lines), seq(7));
+    let blocks = blocks_of(&lines);
+    assert_eq!(kinds(&blocks), vec![BlockKind::Table, BlockKind::Paragraph]);
+    assert_eq!(blocks[1].lines, vec![6]);
+}
