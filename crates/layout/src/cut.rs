@@ -249,12 +249,7 @@ impl Layout<'_> {
             return Some((left, right));
         }
         // Lines of the two sides must run side by side, not take turns (chat bubbles).
-        let beside = |a: &[usize], b: &[usize]| {
-            a.iter()
-                .filter(|&&i| b.iter().any(|&j| nodes[i].r.y_overlap(&nodes[j].r) > 0.0))
-                .count()
-        };
-        let interleaved = beside(&left, &right) + beside(&right, &left);
+        let interleaved = beside(nodes, &left, &right) + beside(nodes, &right, &left);
         if (interleaved as f64) < 0.3 * ids.len() as f64 {
             return None;
         }
@@ -263,11 +258,7 @@ impl Layout<'_> {
         } else {
             (&right, &left)
         };
-        let aligned = small
-            .iter()
-            .filter(|&&i| large.iter().any(|&j| nodes[i].aligned(&nodes[j])))
-            .count() as f64
-            / small.len() as f64;
+        let aligned = aligned_count(nodes, small, large) as f64 / small.len() as f64;
         // Two prose columns (possibly on a shared baseline grid): both sides are wide, their
         // lines fill them, they are set tight and of comparable width. An agenda's time column,
         // a form's labels or a price column fail at least one of these. When every line has a
@@ -302,15 +293,13 @@ impl Layout<'_> {
         if le.len() != re.len() || le.len() < 2 || !le.iter().chain(&re).any(|e| e.1 >= 2) {
             return false;
         }
-        let partners = |a: &Rect, other: &[(Rect, usize)]| {
-            other
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| a.y_overlap(&b.0) > 0.0)
-                .map(|(j, _)| j)
-                .collect::<Vec<_>>()
+        // Entries of one side are disjoint and sorted top to bottom, so whatever an entry
+        // overlaps on the other side is a contiguous run: checking the neighbours suffices.
+        let only_partner = |a: &[(Rect, usize)], b: &[(Rect, usize)], i: usize| {
+            let hits = |j: usize| a[i].0.y_overlap(&b[j].0) > 0.0;
+            hits(i) && (i == 0 || !hits(i - 1)) && (i + 1 == b.len() || !hits(i + 1))
         };
-        (0..le.len()).all(|i| partners(&le[i].0, &re) == [i] && partners(&re[i].0, &le) == [i])
+        (0..le.len()).all(|i| only_partner(&le, &re, i) && only_partner(&re, &le, i))
     }
 
     /// Rows of `side` grouped into entries (bounds, number of rows), top to bottom.
@@ -404,4 +393,44 @@ impl Layout<'_> {
         }
         pieces
     }
+}
+
+/// How many nodes of `a` overlap some node of `b` vertically (a sweep, not all pairs: this runs
+/// for every candidate gutter of every merge step).
+fn beside(nodes: &[Node], a: &[usize], b: &[usize]) -> usize {
+    let mut spans: Vec<(f64, f64)> = b.iter().map(|&j| (nodes[j].r.y0, nodes[j].r.y1)).collect();
+    spans.sort_by(|p, q| p.0.total_cmp(&q.0));
+    // prefix_max[k] = the largest bottom among the first k + 1 spans by top.
+    let mut prefix_max = Vec::with_capacity(spans.len());
+    let mut m = f64::NEG_INFINITY;
+    for s in &spans {
+        m = m.max(s.1);
+        prefix_max.push(m);
+    }
+    a.iter()
+        .filter(|&&i| {
+            let r = &nodes[i].r;
+            // Spans starting above this node's bottom; one of them must end below its top.
+            let k = spans.partition_point(|s| s.0 < r.y1);
+            k > 0 && prefix_max[k - 1] > r.y0
+        })
+        .count()
+}
+
+/// How many nodes of `small` have a row-aligned partner in `large`. Aligned nodes differ in
+/// height by at most 2x, so a partner's centre lies within 1.5 heights: only those are tried.
+fn aligned_count(nodes: &[Node], small: &[usize], large: &[usize]) -> usize {
+    let mut by_cy: Vec<(f64, usize)> = large.iter().map(|&j| (nodes[j].r.cy(), j)).collect();
+    by_cy.sort_by(|p, q| p.0.total_cmp(&q.0).then(p.1.cmp(&q.1)));
+    small
+        .iter()
+        .filter(|&&i| {
+            let r = &nodes[i].r;
+            let lo = by_cy.partition_point(|p| p.0 < r.cy() - 1.5 * r.h());
+            by_cy[lo..]
+                .iter()
+                .take_while(|p| p.0 <= r.cy() + 1.5 * r.h())
+                .any(|&(_, j)| nodes[i].aligned(&nodes[j]))
+        })
+        .count()
 }
