@@ -403,3 +403,23 @@ fn text_after_a_table_is_its_own_paragraph() {
     assert_eq!(kinds(&blocks), vec![BlockKind::Table, BlockKind::Paragraph]);
     assert_eq!(blocks[1].lines, vec![6]);
 }
+
+#[test]
+fn long_two_column_page_below_the_cap_stays_fast() {
+    // Every row strip is merged back into the columns one at a time, each merge re-checking
+    // the gutter: this must stay near-quadratic, not cubic.
+    let mut lines = vec![r(40.0, 0.0, 1140.0, 15.0)];
+    for col in 0..2 {
+        for i in 0..1400 {
+            let (x, y) = (
+                40.0 + 600.0 * col as f32,
+                20.0 + 30.0 * i as f32 + 7.0 * col as f32,
+            );
+            lines.push(r(x, y, x + 500.0, y + 20.0));
+        }
+    }
+    let start = std::time::Instant::now();
+    let order = wenzi_layout::reading_order(&lines);
+    assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
+    assert_eq!(order, seq(lines.len()));
+}
