@@ -61,6 +61,24 @@ pub(crate) fn to_upright(p: [f32; 2], turns: QuarterTurns, w: f32, h: f32) -> [f
 }
 
 impl LineOrientation {
+    const ALL: [LineOrientation; 5] = [
+        LineOrientation::Upright,
+        LineOrientation::Rotated90,
+        LineOrientation::Rotated180,
+        LineOrientation::Rotated270,
+        LineOrientation::Vertical,
+    ];
+
+    fn index(self) -> usize {
+        match self {
+            LineOrientation::Upright => 0,
+            LineOrientation::Rotated90 => 1,
+            LineOrientation::Rotated180 => 2,
+            LineOrientation::Rotated270 => 3,
+            LineOrientation::Vertical => 4,
+        }
+    }
+
     /// Quarter turns the page would be turned for this line to be upright (a vertical column
     /// is upright).
     fn page_turns(self) -> QuarterTurns {
@@ -155,50 +173,40 @@ pub(crate) fn read_boxes(
     let t = std::time::Instant::now();
     let images: Vec<RgbImage> = candidates.iter().map(|c| c.image.clone()).collect();
     let decoded = rec.recognize(&images)?;
-    let mut best: Vec<Option<(Decoded, LineOrientation)>> = vec![None; boxes.len()];
+    let mut readings: Vec<Readings> = vec![Readings::default(); boxes.len()];
     for (c, d) in candidates.iter().zip(decoded) {
-        let slot = &mut best[c.line];
-        let better = match slot {
-            Some((b, _)) => d.confidence > b.confidence,
-            None => true,
-        };
-        if better {
-            *slot = Some((d, c.orientation));
-        }
+        readings[c.line].0[c.orientation.index()] = Some(d);
     }
 
-    let turns = page_turns(&best);
+    let turns = page_turns(&readings);
+    let page_orientation = LineOrientation::from_turns(turns);
     if turns != 0 {
-        // Lines that disagree with a turned page are read again its way; the page's reading
-        // wins unless the line's own is clearly better.
-        let page_orientation = LineOrientation::from_turns(turns);
-        let again: Vec<(usize, RgbImage)> = best
+        // On a turned page, lines not yet read the page's way (a lone square character, a
+        // short word) are read that way too.
+        let again: Vec<(usize, RgbImage)> = readings
             .iter()
             .enumerate()
-            .filter_map(|(i, r)| {
-                let (_, o) = r.as_ref()?;
-                (*o != page_orientation)
-                    .then(|| crop(&boxes[i].points, turns).map(|img| (i, img)))
-                    .flatten()
-            })
+            .filter(|(_, r)| r.any() && r.get(page_orientation).is_none())
+            .filter_map(|(i, _)| crop(&boxes[i].points, turns).map(|img| (i, img)))
             .collect();
         let images: Vec<RgbImage> = again.iter().map(|(_, img)| img.clone()).collect();
         for ((i, _), d) in again.iter().zip(rec.recognize(&images)?) {
-            if let Some((own, o)) = &mut best[*i] {
-                if d.confidence + 0.1 >= own.confidence {
-                    *own = d;
-                    *o = page_orientation;
-                }
-            }
+            readings[*i].0[page_orientation.index()] = Some(d);
         }
     }
     timings.recognize += t.elapsed();
 
-    let lines = best
+    let lines = readings
         .into_iter()
         .enumerate()
         .filter_map(|(i, r)| {
-            let (decoded, orientation) = r?;
+            // The page's reading of the line (on an upright page: a tall box is a vertical
+            // column) wins unless another reading is clearly more confident.
+            let preferred = match turns {
+                0 if r.get(LineOrientation::Vertical).is_some() => LineOrientation::Vertical,
+                _ => page_orientation,
+            };
+            let (orientation, decoded) = r.choose(preferred)?;
             let quad = match orientation {
                 LineOrientation::Vertical => boxes[i].points,
                 o => text_quad(&boxes[i].points, o.page_turns()),
@@ -213,27 +221,88 @@ pub(crate) fn read_boxes(
     Ok((lines, turns))
 }
 
-/// The page's quarter turns: the rotation that most of the read characters agree on, if a
-/// clear majority does; otherwise upright.
-fn page_turns(best: &[Option<(Decoded, LineOrientation)>]) -> QuarterTurns {
-    let mut weight = [0f32; 4];
-    for (d, o) in best.iter().flatten() {
-        let chars = d.text.chars().filter(|c| !c.is_whitespace()).count() as f32;
-        weight[usize::from(o.page_turns())] += chars * d.confidence;
+/// A reading's confidence must beat the preferred reading's by this much to replace it.
+const PREFERENCE_MARGIN: f32 = 0.1;
+
+/// The readings of one box, by [`LineOrientation::index`].
+#[derive(Debug, Clone, Default)]
+struct Readings([Option<Decoded>; 5]);
+
+impl Readings {
+    fn get(&self, o: LineOrientation) -> Option<&Decoded> {
+        self.0[o.index()].as_ref()
     }
-    let total: f32 = weight.iter().sum();
-    let (turns, w) = weight
+
+    fn any(&self) -> bool {
+        self.0.iter().any(Option::is_some)
+    }
+
+    /// The most confident reading and its orientation.
+    fn best(&self) -> Option<(LineOrientation, &Decoded)> {
+        LineOrientation::ALL
+            .iter()
+            .filter_map(|&o| Some((o, self.get(o)?)))
+            .max_by(|a, b| a.1.confidence.total_cmp(&b.1.confidence))
+    }
+
+    /// The preferred reading unless another is clearly more confident.
+    fn choose(self, preferred: LineOrientation) -> Option<(LineOrientation, Decoded)> {
+        let (best_o, best) = self.best()?;
+        let o = match self.get(preferred) {
+            Some(p) if p.confidence + PREFERENCE_MARGIN >= best.confidence => preferred,
+            _ => best_o,
+        };
+        let mut all = self.0;
+        Some((o, all[o.index()].take()?))
+    }
+}
+
+/// Weight of a reading in the page vote: characters read, times confidence.
+fn weight(d: &Decoded) -> f32 {
+    d.text.chars().filter(|c| !c.is_whitespace()).count() as f32 * d.confidence
+}
+
+/// The page's quarter turns.
+///
+/// Each line votes, with its weight, for the turn of its most confident reading; a turned
+/// page needs a clear majority. A vertical column of upright CJK characters and a horizontal
+/// line turned 90° can both read well (the recognizer also reads sideways CJK characters), so
+/// a 90° vote is then checked against reading the same tall boxes as columns: if the columns
+/// read at least as well overall, the page is upright with vertical text.
+fn page_turns(readings: &[Readings]) -> QuarterTurns {
+    let mut votes = [0f32; 4];
+    for r in readings {
+        if let Some((o, d)) = r.best() {
+            votes[usize::from(o.page_turns())] += weight(d);
+        }
+    }
+    let total: f32 = votes.iter().sum();
+    let Some((turns, w)) = votes
         .iter()
         .enumerate()
         .skip(1)
         .max_by(|a, b| a.1.total_cmp(b.1))
         .map(|(i, &w)| (i as QuarterTurns, w))
-        .unwrap_or((0, 0.0));
-    if total > 0.0 && w >= PAGE_MAJORITY * total {
-        turns
-    } else {
-        0
+    else {
+        return 0;
+    };
+    if total <= 0.0 || w < PAGE_MAJORITY * total {
+        return 0;
     }
+    if turns % 2 == 1 {
+        let turned = LineOrientation::from_turns(turns);
+        let (mut as_columns, mut as_lines) = (0f32, 0f32);
+        for r in readings {
+            if let (Some(v), Some(l)) = (r.get(LineOrientation::Vertical), r.get(turned)) {
+                as_columns += weight(v);
+                as_lines += weight(l);
+            }
+        }
+        if as_columns > 0.0 && as_columns >= as_lines {
+            return 0;
+        }
+    }
+    turns
 }
 
 #[cfg(test)]
@@ -263,29 +332,62 @@ mod tests {
         assert_eq!(text_quad(&q, 3)[0], [0.0, 50.0]);
     }
 
-    fn read(text: &str, o: LineOrientation) -> Option<(Decoded, LineOrientation)> {
-        Some((
-            Decoded {
+    fn reading(pairs: &[(&str, f32, LineOrientation)]) -> Readings {
+        let mut r = Readings::default();
+        for &(text, confidence, o) in pairs {
+            r.0[o.index()] = Some(Decoded {
                 text: text.into(),
-                confidence: 0.9,
-            },
-            o,
-        ))
+                confidence,
+            });
+        }
+        r
     }
 
     #[test]
     fn page_turns_follow_a_clear_majority_only() {
         use LineOrientation::*;
         let turned = vec![
-            read("一二三四五六", Rotated90),
-            read("七八九十", Rotated90),
-            read("A", Upright),
+            reading(&[("一二三四五六", 0.9, Rotated90), ("乱码", 0.3, Vertical)]),
+            reading(&[("七八九十", 0.9, Rotated90)]),
+            reading(&[("A", 0.9, Upright)]),
         ];
         assert_eq!(page_turns(&turned), 1);
-        let mixed = vec![read("标题标题", Upright), read("竖排文字竖排", Vertical)];
+        let mixed = vec![
+            reading(&[("标题标题", 0.9, Upright)]),
+            reading(&[("竖排文字竖排", 0.9, Vertical)]),
+        ];
         assert_eq!(page_turns(&mixed), 0);
-        let split = vec![read("abcd", Rotated180), read("efgh", Upright)];
+        let split = vec![
+            reading(&[("abcd", 0.9, Rotated180)]),
+            reading(&[("efgh", 0.9, Upright)]),
+        ];
         assert_eq!(page_turns(&split), 0);
-        assert_eq!(page_turns(&[None]), 0);
+        assert_eq!(page_turns(&[Readings::default()]), 0);
+    }
+
+    #[test]
+    fn columns_that_read_as_well_as_turned_lines_keep_the_page_upright() {
+        use LineOrientation::*;
+        let columns = vec![
+            reading(&[
+                ("子贡问师与商也", 0.95, Rotated90),
+                ("子贡问师与商也", 0.9, Vertical),
+            ]),
+            reading(&[
+                ("你急他未急人闲", 0.8, Rotated90),
+                ("你急他未急人闲", 0.93, Vertical),
+            ]),
+        ];
+        assert_eq!(page_turns(&columns), 0);
+    }
+
+    #[test]
+    fn the_preferred_reading_wins_unless_clearly_beaten() {
+        use LineOrientation::*;
+        let r = reading(&[("竖排", 0.85, Vertical), ("坚排", 0.9, Rotated90)]);
+        assert_eq!(r.choose(Vertical).unwrap().0, Vertical);
+        let r = reading(&[("噪声", 0.5, Vertical), ("LABEL", 0.95, Rotated90)]);
+        assert_eq!(r.choose(Vertical).unwrap().1.text, "LABEL");
+        assert!(Readings::default().choose(Upright).is_none());
     }
 }

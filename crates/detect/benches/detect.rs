@@ -1,12 +1,11 @@
 //! Criterion benches: classic detection of a rendered page, DB post-processing of a 960×960
-//! probability map with 40 text lines, and reading-order sorting.
+//! probability map with 40 text lines. (Reading order is benched in `wenzi-layout`.)
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use ndarray::Array2;
 use wenzi_detect::classic::{detect, ClassicParams};
 use wenzi_detect::db::{postprocess, DbParams};
 use wenzi_detect::preprocess::{decode, to_gray, DecodeLimits};
-use wenzi_detect::{sort_reading_order, TextBox};
 
 const PAGE_PNG: &[u8] = include_bytes!("../../../fixtures/detect/page_013.png");
 
@@ -48,16 +47,6 @@ fn bench(c: &mut Criterion) {
                 960,
                 960,
             )
-        })
-    });
-
-    let boxes: Vec<TextBox> = postprocess(map.view(), &DbParams::default(), 1.0, 1.0, 960, 960);
-    c.bench_function("sort_reading_order_40_boxes", |b| {
-        b.iter(|| {
-            let mut v = boxes.clone();
-            v.reverse();
-            sort_reading_order(black_box(&mut v));
-            v
         })
     });
 }

@@ -11,8 +11,9 @@
 //!    gutters, table cell gaps and label/value gaps open.
 //! 6. Blobs taller than a line are split at the valleys of their horizontal projection profile
 //!    (touching lines); thin fragments (i-dots, the strokes of 二/三) rejoin their line.
-//! 7. Boxes are padded and put in reading order (columns are handled by
-//!    [`sort_reading_order`](crate::sort_reading_order)).
+//! 7. Boxes are padded and sorted by position
+//!    ([`sort_by_position`]); reading order across columns and table
+//!    rows is decided by `wenzi-layout`.
 
 use image::GrayImage;
 use wenzi_preprocess::components::{label_ink, Component};
@@ -22,7 +23,7 @@ use wenzi_preprocess::{
 };
 
 use crate::geometry::order_quad;
-use crate::{sort_reading_order, TextBox};
+use crate::{sort_by_position, TextBox};
 
 /// Binarization method.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,8 +66,9 @@ impl Default for ClassicParams {
     }
 }
 
-/// Detects text lines in a grayscale page. Returns boxes in reading order, in `gray`'s
-/// coordinates, with score 1.
+/// Detects text lines in a grayscale page. Returns boxes in `gray`'s coordinates, with score 1,
+/// sorted top to bottom by their top edge, then left to right
+/// ([`sort_by_position`]; reading order is `wenzi-layout`'s job).
 pub fn detect(gray: &GrayImage, params: &ClassicParams) -> Vec<TextBox> {
     let (w, h) = gray.dimensions();
     if w < 2 || h < 2 {
@@ -128,7 +130,7 @@ pub fn detect(gray: &GrayImage, params: &ClassicParams) -> Vec<TextBox> {
         })
         .filter(|b| b.width() >= 2.0 && b.height() >= 2.0)
         .collect();
-    sort_reading_order(&mut boxes);
+    sort_by_position(&mut boxes);
     boxes
 }
 

@@ -12,7 +12,7 @@ use wenzi_preprocess::components::label;
 use wenzi_preprocess::{resize_for_det, to_nchw, ChannelOrder};
 
 use crate::geometry::{convex_hull, min_area_rect_of_hull, order_quad, unclip_rect};
-use crate::{sort_reading_order, TextBox};
+use crate::{sort_by_position, TextBox};
 
 pub use wenzi_preprocess::{AdaptiveResize, DetResizePolicy};
 
@@ -81,7 +81,9 @@ impl Default for DbParams {
 }
 
 /// Turns a DB probability map (`H×W`, values in `[0, 1]`, the `[0, 0]` plane of the network
-/// output) into text boxes in original-image coordinates, sorted in reading order.
+/// output) into text boxes in original-image coordinates, sorted top to bottom by their top
+/// edge, then left to right ([`sort_by_position`]; reading order is
+/// `wenzi-layout`'s job).
 ///
 /// `scale_x`/`scale_y` are the factors returned by [`prepare_input`] (`map / original`);
 /// `orig_w`/`orig_h` the original image size, to which boxes are clipped. Boxes whose sides are
@@ -183,7 +185,7 @@ pub fn postprocess(
         }
         boxes.push(tb);
     }
-    sort_reading_order(&mut boxes);
+    sort_by_position(&mut boxes);
     boxes
 }
 

@@ -8,8 +8,11 @@
 //!   `wenzi-nn`): [`db::prepare_input`] builds the tensor, [`db::postprocess`] turns the
 //!   probability map into boxes.
 //!
-//! [`sort_reading_order`] orders boxes top-to-bottom, left-to-right, column by column, and
 //! [`looks_like_single_line`] recognises inputs that are already a single text line.
+//!
+//! Both detectors return boxes in a simple, deterministic *position* order (see
+//! [`sort_by_position`]), not in reading order: columns, tables and vertical text are layout
+//! questions, answered by the `wenzi-layout` crate over the boxes of the whole page.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -18,10 +21,10 @@ pub mod classic;
 pub mod db;
 pub mod geometry;
 mod line;
-mod order;
+
+use std::cmp::Ordering;
 
 pub use line::looks_like_single_line;
-pub use order::sort_reading_order;
 
 /// Re-export of the preprocessing crate (decode, binarize, resize policies).
 pub use wenzi_preprocess as preprocess;
@@ -79,4 +82,33 @@ impl TextBox {
         let [a, b, ..] = self.points;
         (-(b[1] - a[1])).atan2(b[0] - a[0]).to_degrees()
     }
+}
+
+/// Sorts boxes top to bottom by their top edge (the smallest y of their corners), then left to
+/// right by their left edge; remaining ties by every coordinate and the score.
+///
+/// This is the order both detectors return: deterministic (it depends only on the set of boxes,
+/// so the output does not change with how connected regions happened to be enumerated) and
+/// cheap, but deliberately layout-free — a two-column page comes out interleaved row by row.
+/// Use `wenzi-layout` for reading order. Non-finite coordinates are tolerated.
+pub fn sort_by_position(boxes: &mut [TextBox]) {
+    boxes.sort_by(position_cmp);
+}
+
+fn position_cmp(a: &TextBox, b: &TextBox) -> Ordering {
+    // `bounds` skips NaN corners (f32::min/max ignore NaN), and total_cmp orders the rest.
+    let (ba, bb) = (a.bounds(), b.bounds());
+    ba[1]
+        .total_cmp(&bb[1])
+        .then(ba[0].total_cmp(&bb[0]))
+        .then_with(|| {
+            a.points
+                .iter()
+                .flatten()
+                .zip(b.points.iter().flatten())
+                .map(|(x, y)| x.total_cmp(y))
+                .find(|o| o.is_ne())
+                .unwrap_or(Ordering::Equal)
+        })
+        .then(a.score.total_cmp(&b.score))
 }

@@ -6,6 +6,7 @@ use image::{GrayImage, Luma};
 use wenzi_detect::classic::{detect, Binarization, ClassicParams};
 use wenzi_detect::preprocess::{decode, rotate_gray, to_gray, DecodeLimits, Rotation};
 use wenzi_detect::TextBox;
+use wenzi_layout::LineBox;
 
 /// Draws a line of "words" starting at (x, y) and spanning about `width` pixels. Each glyph is
 /// a square outline with a middle bar (like 日), `th` pixels high, so glyphs have the stroke
@@ -50,6 +51,29 @@ fn fixture(name: &str) -> GrayImage {
     to_gray(&decode(&bytes, &DecodeLimits::default()).unwrap())
 }
 
+/// The boxes in reading order, as the engine puts them: detection only sorts by position,
+/// `wenzi-layout` decides columns and table rows.
+fn in_reading_order(boxes: &[TextBox]) -> Vec<TextBox> {
+    let lines: Vec<LineBox> = boxes
+        .iter()
+        .map(|b| LineBox::horizontal(b.points))
+        .collect();
+    wenzi_layout::reading_order(&lines)
+        .into_iter()
+        .map(|i| boxes[i])
+        .collect()
+}
+
+/// Detection returns boxes sorted by their top edge.
+fn assert_position_order(boxes: &[TextBox]) {
+    assert!(
+        boxes
+            .windows(2)
+            .all(|w| w[0].bounds()[1] <= w[1].bounds()[1]),
+        "{boxes:?}"
+    );
+}
+
 fn centers(boxes: &[TextBox]) -> Vec<(f32, f32)> {
     boxes
         .iter()
@@ -83,7 +107,7 @@ fn single_column_page_lines_in_order() {
 }
 
 #[test]
-fn two_columns_are_read_column_by_column() {
+fn two_columns_are_read_column_by_column_after_layout() {
     // Title across both columns, then two columns whose lines share the same baselines.
     let mut img = GrayImage::from_pixel(900, 500, Luma([250]));
     draw_line(&mut img, 40, 30, 500, 28, 99);
@@ -93,7 +117,8 @@ fn two_columns_are_read_column_by_column() {
     }
     let boxes = detect(&img, &ClassicParams::default());
     assert_eq!(boxes.len(), 19, "{boxes:?}");
-    let c = centers(&boxes);
+    assert_position_order(&boxes);
+    let c = centers(&in_reading_order(&boxes));
     assert!(c[0].1 < 70.0, "title first");
     assert!(
         c[1..10].iter().all(|p| p.0 < 450.0),
@@ -170,8 +195,9 @@ fn degenerate_images_do_not_panic() {
 fn rendered_two_column_page() {
     let gray = fixture("page_013.png");
     let boxes = detect(&gray, &ClassicParams::default());
+    assert_position_order(&boxes);
     assert_eq!(boxes.len(), 11, "{boxes:?}");
-    let c = centers(&boxes);
+    let c = centers(&in_reading_order(&boxes));
     let mid = gray.width() as f32 / 2.0;
     assert!(c[0].1 < 110.0, "title first: {c:?}");
     // Title, then the 5 left-column lines, then the 5 right-column lines.
@@ -184,8 +210,9 @@ fn rendered_two_column_page() {
 fn rendered_poem_page_with_uneven_columns() {
     let gray = fixture("page_003.png");
     let boxes = detect(&gray, &ClassicParams::default());
+    assert_position_order(&boxes);
     assert_eq!(boxes.len(), 12, "{boxes:?}");
-    let c = centers(&boxes);
+    let c = centers(&in_reading_order(&boxes));
     let mid = gray.width() as f32 / 2.0;
     assert!(
         c[..6].iter().all(|p| p.0 < mid) && c[6..].iter().all(|p| p.0 > mid),
@@ -197,10 +224,11 @@ fn rendered_poem_page_with_uneven_columns() {
 fn rendered_settings_screen_reads_menu_then_content_rows() {
     let gray = fixture("screenshot_000.png");
     let boxes = detect(&gray, &ClassicParams::default());
+    assert_position_order(&boxes);
     // 22 ground-truth lines: top bar (white on red), 9 menu items, title, 4 label/value rows,
     // hint and two buttons.
     assert_eq!(boxes.len(), 22, "{boxes:?}");
-    let c = centers(&boxes);
+    let c = centers(&in_reading_order(&boxes));
     assert!(
         c[..10].iter().all(|p| p.0 < 200.0),
         "top bar and menu first: {c:?}"
@@ -219,8 +247,9 @@ fn rendered_settings_screen_reads_menu_then_content_rows() {
 fn rendered_table_is_read_row_by_row() {
     let gray = fixture("screenshot_001.png");
     let boxes = detect(&gray, &ClassicParams::default());
+    assert_position_order(&boxes);
     assert_eq!(boxes.len(), 26, "{boxes:?}");
-    let c = centers(&boxes);
+    let c = centers(&in_reading_order(&boxes));
     // After title and subtitle: 6 rows of 4 cells, each row left to right.
     for row in c[2..].chunks(4) {
         assert!(

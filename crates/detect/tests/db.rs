@@ -4,6 +4,7 @@ use image::{Rgb, RgbImage};
 use ndarray::Array2;
 use wenzi_detect::db::{postprocess, prepare_input, DbParams, DetResizePolicy, ScoreMode};
 use wenzi_detect::TextBox;
+use wenzi_layout::LineBox;
 
 /// Paints a rotated rectangle (centre, size, angle in degrees counter-clockwise as displayed)
 /// with probability `p` into the map.
@@ -114,7 +115,7 @@ fn low_score_and_tiny_regions_are_dropped() {
 }
 
 #[test]
-fn boxes_come_out_in_reading_order_and_clipped() {
+fn boxes_come_out_by_position_and_clipped() {
     let mut map = background(200, 400);
     // Two columns of three lines, the right one offset by half a line pitch (not row-aligned).
     for i in 0..3 {
@@ -137,9 +138,19 @@ fn boxes_come_out_in_reading_order_and_clipped() {
     paint(&mut map, (200.0, 195.0), (390.0, 8.0), 0.0, 0.9);
     let boxes = postprocess(map.view(), &DbParams::default(), 1.0, 1.0, 400, 200);
     assert_eq!(boxes.len(), 7, "{boxes:?}");
-    let xs: Vec<f32> = boxes
+    // Detection sorts by the top edge only: the columns come out interleaved...
+    let tops: Vec<f32> = boxes.iter().map(|b| b.bounds()[1]).collect();
+    assert!(tops.windows(2).all(|w| w[0] <= w[1]), "{tops:?}");
+    let cx = |b: &TextBox| (b.bounds()[0] + b.bounds()[2]) / 2.0;
+    assert!(cx(&boxes[0]) < 200.0 && cx(&boxes[1]) > 200.0, "{boxes:?}");
+    // ...and the layout crate reads them column by column, the full-width line last.
+    let lines: Vec<LineBox> = boxes
         .iter()
-        .map(|b| (b.bounds()[0] + b.bounds()[2]) / 2.0)
+        .map(|b| LineBox::horizontal(b.points))
+        .collect();
+    let xs: Vec<f32> = wenzi_layout::reading_order(&lines)
+        .into_iter()
+        .map(|i| cx(&boxes[i]))
         .collect();
     assert!(
         xs[..3].iter().all(|&x| x < 200.0) && xs[3..6].iter().all(|&x| x > 200.0),

@@ -50,7 +50,7 @@ pub fn run(data: &[u8]) {
         deskew: opts & 2 != 0,
         ..ClassicParams::default()
     };
-    let mut boxes = classic::detect(&gray, &params);
+    let boxes = classic::detect(&gray, &params);
     for b in &boxes {
         assert!(
             b.points.iter().flatten().all(|v| v.is_finite()),
@@ -58,7 +58,14 @@ pub fn run(data: &[u8]) {
             b.points
         );
     }
-    wenzi_detect::sort_reading_order(&mut boxes);
+    let lines: Vec<_> = boxes
+        .iter()
+        .map(|b| wenzi_layout::LineBox::horizontal(b.points))
+        .collect();
+    let boxes: Vec<_> = wenzi_layout::reading_order(&lines)
+        .into_iter()
+        .map(|i| boxes[i])
+        .collect();
 
     let rgb = RgbImage::from_fn(w, h, |x, y| {
         let v = gray.get_pixel(x, y).0[0];
