@@ -281,7 +281,14 @@ impl Engine {
             (DetectorKind::Classic, _) | (_, None) => {
                 wenzi_detect::classic::detect(&gray, &Default::default())
             }
-            (DetectorKind::Auto, Some(_)) if wenzi_detect::looks_like_single_line(&gray) => {
+            // A single line, upright or turned a quarter (a tall crop of one line or column).
+            (DetectorKind::Auto, Some(_))
+                if wenzi_detect::looks_like_single_line(&gray)
+                    || (gray.height() >= 3 * gray.width()
+                        && wenzi_detect::looks_like_single_line(&image::imageops::rotate90(
+                            &gray,
+                        ))) =>
+            {
                 let (w, h) = (image.width() as f32, image.height() as f32);
                 vec![TextBox {
                     points: [[0.0, 0.0], [w, 0.0], [w, h], [0.0, h]],

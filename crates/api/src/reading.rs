@@ -137,7 +137,7 @@ pub(crate) fn read_boxes(
     // the higher confidence wins.
     let mut extra: Vec<Candidate> = Vec::new();
     if let Some(cls) = cls {
-        let images: Vec<RgbImage> = candidates.iter().map(|c| c.image.clone()).collect();
+        let images: Vec<RgbImage> = candidates.iter().map(|c| cls_window(&c.image)).collect();
         for (c, o) in candidates.iter().zip(cls.classify(&images)?) {
             if o.upside_down {
                 let turns = c.orientation.page_turns() + 2;
@@ -175,6 +175,11 @@ pub(crate) fn read_boxes(
     let decoded = rec.recognize(&images)?;
     let mut readings: Vec<Readings> = vec![Readings::default(); boxes.len()];
     for (c, d) in candidates.iter().zip(decoded) {
+        // Upright letters stacked in a column are rare, while a sideways Latin line cut into
+        // cells can read as confident nonsense: a column reading must be mostly CJK.
+        if c.orientation == LineOrientation::Vertical && !mostly_cjk(&d.text) {
+            continue;
+        }
         readings[c.line].0[c.orientation.index()] = Some(d);
     }
 
@@ -219,6 +224,40 @@ pub(crate) fn read_boxes(
         })
         .collect();
     Ok((lines, turns))
+}
+
+/// The part of a line crop the orientation classifier sees: at most four heights wide, from
+/// the middle. The classifier's input is 4:1, so a long line would otherwise be squeezed
+/// until its glyphs are unreadable slivers and its verdict a coin toss.
+fn cls_window(crop: &RgbImage) -> RgbImage {
+    let (w, h) = crop.dimensions();
+    let max_w = 4 * h.max(1);
+    if w <= max_w {
+        return crop.clone();
+    }
+    image::imageops::crop_imm(crop, (w - max_w) / 2, 0, max_w, h).to_image()
+}
+
+/// True when at least half the text's visible characters are CJK ideographs, kana, hangul or
+/// full-width CJK punctuation.
+fn mostly_cjk(text: &str) -> bool {
+    let (mut cjk, mut all) = (0usize, 0usize);
+    for c in text.chars().filter(|c| !c.is_whitespace()) {
+        all += 1;
+        let u = u32::from(c);
+        if matches!(u,
+            0x3000..=0x30FF     // CJK punctuation, hiragana, katakana
+            | 0x3400..=0x4DBF   // extension A
+            | 0x4E00..=0x9FFF   // unified ideographs
+            | 0xAC00..=0xD7AF   // hangul syllables
+            | 0xF900..=0xFAFF   // compatibility ideographs
+            | 0xFF01..=0xFF0F | 0xFF1A..=0xFF20 // full-width punctuation
+            | 0x20000..=0x2FA1F)
+        {
+            cjk += 1;
+        }
+    }
+    all > 0 && 2 * cjk >= all
 }
 
 /// A reading's confidence must beat the preferred reading's by this much to replace it.
@@ -379,6 +418,14 @@ mod tests {
             ]),
         ];
         assert_eq!(page_turns(&columns), 0);
+    }
+
+    #[test]
+    fn column_readings_must_be_mostly_cjk() {
+        assert!(mostly_cjk("竖排文字"));
+        assert!(mostly_cjk("第70回"));
+        assert!(!mostly_cjk("ehtnehT.srevals"));
+        assert!(!mostly_cjk(""));
     }
 
     #[test]
