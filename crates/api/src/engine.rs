@@ -67,6 +67,7 @@ pub struct EngineBuilder {
     threads: Option<usize>,
     limits: Limits,
     min_confidence: f32,
+    reread: Option<(ModelSet, f32)>,
 }
 
 impl Default for EngineBuilder {
@@ -79,6 +80,7 @@ impl Default for EngineBuilder {
             threads: None,
             limits: Limits::default(),
             min_confidence: 0.5,
+            reread: None,
         }
     }
 }
@@ -118,6 +120,14 @@ impl EngineBuilder {
         self
     }
 
+    /// Lines read with a confidence below `below` are read again by the recognizer of
+    /// `models` (e.g. PP-OCRv6 behind the fast v4 reader); the more confident reading wins.
+    /// `None` (default) reads each line once.
+    pub fn reread(mut self, reread: Option<(ModelSet, f32)>) -> Self {
+        self.reread = reread;
+        self
+    }
+
     /// Loads the models and builds the engine.
     pub fn build(self) -> Result<Engine, Error> {
         let load = |which: &'static str, file: &str| -> Result<Model, Error> {
@@ -137,6 +147,19 @@ impl EngineBuilder {
                 which: "recognition",
                 message: e.to_string(),
             })?;
+        let second = match self.reread {
+            Some((set, below)) if set != self.models => {
+                let rec =
+                    Recognizer::new(load("recognition", set.file_names().1)?).map_err(|e| {
+                        Error::ModelLoad {
+                            which: "recognition",
+                            message: e.to_string(),
+                        }
+                    })?;
+                Some((rec, below))
+            }
+            _ => None,
+        };
         let cls = if self.classify_orientation {
             Some(OrientationClassifier::new(load("orientation", CLS_FILE)?))
         } else {
@@ -158,6 +181,7 @@ impl EngineBuilder {
             det,
             cls,
             rec,
+            second,
             pool,
             limits: self.limits,
             min_confidence: self.min_confidence,
@@ -171,6 +195,7 @@ pub struct Engine {
     det: Option<Model>,
     cls: Option<OrientationClassifier>,
     rec: Recognizer,
+    second: Option<(Recognizer, f32)>,
     pool: Option<rayon::ThreadPool>,
     limits: Limits,
     min_confidence: f32,
@@ -243,8 +268,12 @@ impl Engine {
             )));
         }
 
-        let (read, turns) =
-            reading::read_boxes(image, &boxes, &self.rec, self.cls.as_ref(), &mut timings)?;
+        let readers = reading::Readers {
+            rec: &self.rec,
+            cls: self.cls.as_ref(),
+            second: self.second.as_ref().map(|(r, below)| (r, *below)),
+        };
+        let (read, turns) = reading::read_boxes(image, &boxes, &readers, &mut timings)?;
         let read: Vec<reading::ReadLine> = read
             .into_iter()
             .filter(|r| {

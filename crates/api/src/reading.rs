@@ -100,6 +100,14 @@ impl LineOrientation {
     }
 }
 
+/// The networks that read lines.
+pub(crate) struct Readers<'a> {
+    pub rec: &'a Recognizer,
+    pub cls: Option<&'a OrientationClassifier>,
+    /// A second recognizer for lines the first reads with a confidence below the threshold.
+    pub second: Option<(&'a Recognizer, f32)>,
+}
+
 struct Candidate {
     line: usize,
     orientation: LineOrientation,
@@ -111,10 +119,10 @@ struct Candidate {
 pub(crate) fn read_boxes(
     image: &RgbImage,
     boxes: &[TextBox],
-    rec: &Recognizer,
-    cls: Option<&OrientationClassifier>,
+    readers: &Readers<'_>,
     timings: &mut Timings,
 ) -> Result<(Vec<ReadLine>, QuarterTurns), Error> {
+    let (rec, cls) = (readers.rec, readers.cls);
     let crop = |points: &[[f32; 2]; 4], turns: QuarterTurns| {
         crop_quad(image, &text_quad(points, turns), MAX_CROP_HEIGHT)
     };
@@ -138,6 +146,7 @@ pub(crate) fn read_boxes(
     let mut extra: Vec<Candidate> = Vec::new();
     if let Some(cls) = cls {
         let images: Vec<RgbImage> = candidates.iter().map(|c| cls_window(&c.image)).collect();
+        // (windows are small copies; the crops themselves are kept for recognition)
         for (c, o) in candidates.iter().zip(cls.classify(&images)?) {
             if o.upside_down {
                 let turns = c.orientation.page_turns() + 2;
@@ -171,7 +180,7 @@ pub(crate) fn read_boxes(
     candidates.extend(extra);
 
     let t = std::time::Instant::now();
-    let images: Vec<RgbImage> = candidates.iter().map(|c| c.image.clone()).collect();
+    let images: Vec<&RgbImage> = candidates.iter().map(|c| &c.image).collect();
     let decoded = rec.recognize(&images)?;
     let mut readings: Vec<Readings> = vec![Readings::default(); boxes.len()];
     for (c, d) in candidates.iter().zip(decoded) {
@@ -188,30 +197,65 @@ pub(crate) fn read_boxes(
     if turns != 0 {
         // On a turned page, lines not yet read the page's way (a lone square character, a
         // short word) are read that way too.
-        let again: Vec<(usize, RgbImage)> = readings
+        let again: Vec<Candidate> = readings
             .iter()
             .enumerate()
             .filter(|(_, r)| r.any() && r.get(page_orientation).is_none())
-            .filter_map(|(i, _)| crop(&boxes[i].points, turns).map(|img| (i, img)))
+            .filter_map(|(i, _)| {
+                Some(Candidate {
+                    line: i,
+                    orientation: page_orientation,
+                    image: crop(&boxes[i].points, turns)?,
+                })
+            })
             .collect();
-        let images: Vec<RgbImage> = again.iter().map(|(_, img)| img.clone()).collect();
-        for ((i, _), d) in again.iter().zip(rec.recognize(&images)?) {
-            readings[*i].0[page_orientation.index()] = Some(d);
+        let images: Vec<&RgbImage> = again.iter().map(|c| &c.image).collect();
+        for (c, d) in again.iter().zip(rec.recognize(&images)?) {
+            readings[c.line].0[page_orientation.index()] = Some(d);
         }
+        candidates.extend(again);
     }
-    timings.recognize += t.elapsed();
 
-    let lines = readings
+    let mut chosen: Vec<Option<(LineOrientation, Decoded)>> = readings
         .into_iter()
-        .enumerate()
-        .filter_map(|(i, r)| {
+        .map(|r| {
             // The page's reading of the line (on an upright page: a tall box is a vertical
             // column) wins unless another reading is clearly more confident.
             let preferred = match turns {
                 0 if r.get(LineOrientation::Vertical).is_some() => LineOrientation::Vertical,
                 _ => page_orientation,
             };
-            let (orientation, decoded) = r.choose(preferred)?;
+            r.choose(preferred)
+        })
+        .collect();
+
+    // Lines the first recognizer is unsure of are read again by the second one, in the
+    // chosen orientation; the more confident reading wins.
+    if let Some((second, below)) = readers.second {
+        let unsure: Vec<&Candidate> = candidates
+            .iter()
+            .filter(|c| {
+                matches!(&chosen[c.line], Some((o, d)) if *o == c.orientation && d.confidence < below)
+            })
+            .collect();
+        let images: Vec<&RgbImage> = unsure.iter().map(|c| &c.image).collect();
+        for (c, d) in unsure.iter().zip(second.recognize(&images)?) {
+            if let Some((_, own)) = &mut chosen[c.line] {
+                if d.confidence > own.confidence {
+                    *own = d;
+                }
+            }
+        }
+    }
+    timings.recognize += t.elapsed();
+
+    let lines = chosen
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            // The page's reading of the line (on an upright page: a tall box is a vertical
+            // column) wins unless another reading is clearly more confident.
+            let (orientation, decoded) = r?;
             let quad = match orientation {
                 LineOrientation::Vertical => boxes[i].points,
                 o => text_quad(&boxes[i].points, o.page_turns()),

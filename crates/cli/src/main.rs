@@ -82,6 +82,13 @@ struct EngineArgs {
     /// Drop lines whose mean character probability is below this.
     #[arg(long, default_value_t = 0.5)]
     min_confidence: f32,
+    /// Read lines again with this model set's recognizer when the first reading's confidence
+    /// is below --reread-below (the more confident reading wins); `none` reads once.
+    #[arg(long, default_value = "none")]
+    reread: String,
+    /// Confidence under which --reread reads a line again.
+    #[arg(long, default_value_t = 0.9)]
+    reread_below: f32,
     /// Refuse images with more pixels than this (width x height, read from the header
     /// before decoding).
     #[arg(long, env = "WENZI_MAX_PIXELS", default_value_t = Limits::default().max_pixels)]
@@ -99,6 +106,10 @@ impl EngineArgs {
             .classify_orientation(!self.no_orientation)
             .threads(self.threads)
             .min_confidence(self.min_confidence)
+            .reread(match self.reread.as_str() {
+                "none" => None,
+                set => Some((set.parse()?, self.reread_below)),
+            })
             .limits(Limits {
                 max_pixels: self.max_pixels,
                 max_lines: self.max_lines,

@@ -17,6 +17,8 @@ pub use ctc::{decode_greedy, Decoded};
 pub use input::{aspect, line_batch};
 pub use vertical::column_to_line;
 
+use std::borrow::Borrow;
+
 use image::RgbImage;
 use ndarray::{Axis, Ix3};
 use wenzi_nn::Model;
@@ -72,8 +74,11 @@ impl Recognizer {
         &self.charset
     }
 
-    /// Recognizes each line image; results come back in the order given.
-    pub fn recognize(&self, lines: &[RgbImage]) -> Result<Vec<Decoded>, RecognizeError> {
+    /// Recognizes each line image (owned or borrowed); results come back in the order given.
+    pub fn recognize<L: Borrow<RgbImage>>(
+        &self,
+        lines: &[L],
+    ) -> Result<Vec<Decoded>, RecognizeError> {
         let mut results = vec![
             Decoded {
                 text: String::new(),
@@ -84,11 +89,11 @@ impl Recognizer {
         for batch in batches_by_aspect(lines, self.batch_size) {
             let max_aspect = batch
                 .iter()
-                .map(|&i| aspect(&lines[i]))
+                .map(|&i| aspect(lines[i].borrow()))
                 .fold(320.0 / LINE_HEIGHT as f32, f32::max)
                 .min(MAX_LINE_ASPECT);
             let width = (LINE_HEIGHT as f32 * max_aspect).ceil() as u32;
-            let crops: Vec<&RgbImage> = batch.iter().map(|&i| &lines[i]).collect();
+            let crops: Vec<&RgbImage> = batch.iter().map(|&i| lines[i].borrow()).collect();
             let tensor = line_batch(&crops, LINE_HEIGHT, width);
             let outputs = self.model.run(&[("x", tensor.view().into_dyn())])?;
             let scores = first_output(outputs)?
@@ -139,7 +144,10 @@ impl OrientationClassifier {
     }
 
     /// Classifies each line; results come back in the order given.
-    pub fn classify(&self, lines: &[RgbImage]) -> Result<Vec<Orientation>, RecognizeError> {
+    pub fn classify<L: Borrow<RgbImage>>(
+        &self,
+        lines: &[L],
+    ) -> Result<Vec<Orientation>, RecognizeError> {
         let mut out = vec![
             Orientation {
                 upside_down: false,
@@ -148,7 +156,7 @@ impl OrientationClassifier {
             lines.len()
         ];
         for batch in batches_by_aspect(lines, 8) {
-            let crops: Vec<&RgbImage> = batch.iter().map(|&i| &lines[i]).collect();
+            let crops: Vec<&RgbImage> = batch.iter().map(|&i| lines[i].borrow()).collect();
             let tensor = line_batch(&crops, LINE_HEIGHT, Self::WIDTH);
             let probs = first_output(self.model.run(&[("x", tensor.view().into_dyn())])?)?;
             if probs.shape() != [batch.len(), 2] {
@@ -180,9 +188,9 @@ fn first_output(
 }
 
 /// Groups line indices into batches of similar aspect ratio (sorted), so padding is small.
-fn batches_by_aspect(lines: &[RgbImage], batch_size: usize) -> Vec<Vec<usize>> {
+fn batches_by_aspect<L: Borrow<RgbImage>>(lines: &[L], batch_size: usize) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..lines.len()).collect();
-    order.sort_by(|&a, &b| aspect(&lines[a]).total_cmp(&aspect(&lines[b])));
+    order.sort_by(|&a, &b| aspect(lines[a].borrow()).total_cmp(&aspect(lines[b].borrow())));
     order
         .chunks(batch_size.max(1))
         .map(<[usize]>::to_vec)
