@@ -64,7 +64,27 @@ pub fn column_to_line(column: &RgbImage) -> Option<RgbImage> {
     if (span as f32) < 1.4 * pitch {
         return None; // a single character: nothing to rearrange
     }
-    let cuts = choose_cuts(&row_ink, y0, y1, pitch, glyph);
+    // The autocorrelation is weak on short columns: also try the pitches that fit a whole
+    // number of cells into the inked span, and keep the cheapest cutting.
+    let mut pitches = vec![pitch, 1.1 * glyph];
+    for cells in 2..=((span as f32 / (0.95 * glyph)) as usize + 1).min(64) {
+        // n glyphs span (n - 1) pitches plus one glyph.
+        let p = (span as f32 - glyph).max(0.0) / (cells - 1) as f32;
+        if (0.95 * glyph..=1.6 * glyph).contains(&p) {
+            pitches.push(p);
+        }
+    }
+    let (cuts, pitch) = pitches
+        .into_iter()
+        .filter(|p| p.is_finite() && *p >= 2.0)
+        .map(|p| {
+            let (cuts, cost) = choose_cuts(&row_ink, y0, y1, p, glyph);
+            // Prefer the usual advance of about 1.15 glyph widths.
+            let prior = 0.05 * (cuts.len() - 1) as f32 * ((p / glyph - 1.15) / 0.2).powi(2);
+            (cuts, p, cost + prior)
+        })
+        .min_by(|a, b| a.2.total_cmp(&b.2))
+        .map(|(c, p, _)| (c, p))?;
 
     // Each cell keeps the column's glyph width plus a small margin, and one pitch of height
     // centred on its own content, so all characters share one baseline band.
@@ -82,14 +102,81 @@ pub fn column_to_line(column: &RgbImage) -> Option<RgbImage> {
     for (i, c) in cuts.windows(2).enumerate() {
         let (a, b) = (c[0], c[1]);
         let top = (line_h - (b - a)) / 2;
+        let cell_x = i * cell_w;
+        // End cells were trimmed to the ink: judge a mark's place in a full-pitch cell.
+        let p = pitch.round() as usize;
+        let cell = if i == 0 && b - a < p {
+            (b.saturating_sub(p), b)
+        } else if i + 2 == cuts.len() && b - a < p {
+            (a, a + p)
+        } else {
+            (a, b)
+        };
+        if let Some(mark) = corner_mark(&ink, wu, (cx0, cx1), (a, b), cell, glyph) {
+            // Vertical punctuation (，。、) sits in the top-right of its cell; horizontal text
+            // puts it at the bottom left, where the recognizer expects it.
+            let (mx0, my0, mx1, my1) = mark;
+            let dst_x = cell_x + margin + (0.1 * glyph) as usize;
+            let dst_bottom = (line_h as f32 / 2.0 + 0.42 * glyph) as usize;
+            let dst_y = dst_bottom
+                .saturating_sub(my1 - my0)
+                .min(line_h - (my1 - my0));
+            for y in my0..my1 {
+                for x in mx0..mx1 {
+                    let (ox, oy) = (dst_x + x - mx0, dst_y + y - my0);
+                    if ox < cell_x + cell_w {
+                        let p = *column.get_pixel(x as u32, y as u32);
+                        line.put_pixel(ox as u32, oy as u32, p);
+                    }
+                }
+            }
+            continue;
+        }
         for y in a..b {
             for x in cx0..cx1 {
                 let p = *column.get_pixel(x as u32, y as u32);
-                line.put_pixel((i * cell_w + x - cx0) as u32, (top + y - a) as u32, p);
+                line.put_pixel((cell_x + x - cx0) as u32, (top + y - a) as u32, p);
             }
         }
     }
     Some(line)
+}
+
+/// The padded ink box `(x0, y0, x1, y1)` of a cell holding only a small mark in its top-right
+/// quarter — how vertical CJK sets a comma, full stop or enumeration comma — else `None`.
+fn corner_mark(
+    ink: &[bool],
+    width: usize,
+    (x0, x1): (usize, usize),
+    (y0, y1): (usize, usize),
+    cell: (usize, usize),
+    glyph: f32,
+) -> Option<(usize, usize, usize, usize)> {
+    let (mut bx0, mut by0, mut bx1, mut by1) = (usize::MAX, usize::MAX, 0, 0);
+    for y in y0..y1 {
+        for x in x0..x1 {
+            if ink[y * width + x] {
+                bx0 = bx0.min(x);
+                by0 = by0.min(y);
+                bx1 = bx1.max(x + 1);
+                by1 = by1.max(y + 1);
+            }
+        }
+    }
+    if bx0 == usize::MAX {
+        return None;
+    }
+    let small = ((bx1 - bx0) as f32) < 0.45 * glyph && ((by1 - by0) as f32) < 0.45 * glyph;
+    let right = (bx0 + bx1) as f32 / 2.0 > (x0 + x1) as f32 / 2.0 + 0.1 * glyph;
+    let high = (by0 + by1) as f32 / 2.0 < (cell.0 + cell.1) as f32 / 2.0;
+    (small && right && high).then(|| {
+        (
+            bx0.saturating_sub(1).max(x0),
+            by0.saturating_sub(1).max(y0),
+            (bx1 + 1).min(x1),
+            (by1 + 1).min(y1),
+        )
+    })
 }
 
 /// Ink pixels: the minority side of an Otsu threshold (dark text on light or light on dark).
@@ -126,7 +213,7 @@ fn ink_mask(gray: &[u8]) -> Vec<bool> {
         .collect()
 }
 
-/// The character pitch along the column: the lag, between 0.75 and 1.9 glyph widths, at
+/// The character pitch along the column: the lag, between 0.95 and 1.9 glyph widths, at
 /// which the ink profile best matches itself (CJK is set on a grid of square cells).
 /// Falls back to the glyph width plus a tenth when the profile has no clear period.
 fn estimate_pitch(profile: &[f32], glyph: f32) -> f32 {
@@ -138,7 +225,8 @@ fn estimate_pitch(profile: &[f32], glyph: f32) -> f32 {
     if energy <= 0.0 {
         return fallback;
     }
-    let lo = (0.75 * glyph).floor().max(2.0) as usize;
+    // Glyphs sit in square cells, so the pitch is at least about one glyph width.
+    let lo = (0.95 * glyph).floor().max(2.0) as usize;
     let hi = ((1.9 * glyph).ceil() as usize).min(n.saturating_sub(1));
     let mut best = (fallback, 0.25f32); // needs a clearly periodic profile to win
     for lag in lo..=hi {
@@ -157,7 +245,7 @@ fn estimate_pitch(profile: &[f32], glyph: f32) -> f32 {
 
 /// Cut rows `y0 = c0 < c1 < … < ck = y1` between character cells: each inner cut crosses as
 /// little ink as possible, and cells stay near the pitch (dynamic programming over rows).
-fn choose_cuts(row_ink: &[f32], y0: usize, y1: usize, pitch: f32, glyph: f32) -> Vec<usize> {
+fn choose_cuts(row_ink: &[f32], y0: usize, y1: usize, pitch: f32, glyph: f32) -> (Vec<usize>, f32) {
     let min_len = ((MIN_CELL * pitch).floor() as usize).max(1);
     let max_len = ((MAX_CELL * pitch).ceil() as usize).max(min_len + 1);
     let n = y1 - y0;
@@ -199,7 +287,7 @@ fn choose_cuts(row_ink: &[f32], y0: usize, y1: usize, pitch: f32, glyph: f32) ->
         cuts.push(y0 + i);
     }
     cuts.reverse();
-    cuts
+    (cuts, best[n])
 }
 
 /// Mean colour of the non-ink pixels (white if there are none).
@@ -273,6 +361,37 @@ mod tests {
                 "cell {k} has a broken stroke ({dark} px)"
             );
         }
+    }
+
+    #[test]
+    fn top_right_marks_move_to_the_bottom_left() {
+        // Two glyphs, then a small dot in the top-right corner of the third cell.
+        let mut col = column(3, 40, 46);
+        let (w, margin) = (col.width(), 40 / 3);
+        let top = margin + 2 * 46;
+        for y in top..top + 46 {
+            for x in 0..w {
+                col.put_pixel(x, y, Rgb([250, 250, 245]));
+            }
+        }
+        for y in top + 3..top + 10 {
+            for x in margin + 30..margin + 37 {
+                col.put_pixel(x, y, Rgb([10, 10, 10]));
+            }
+        }
+        let line = column_to_line(&col).unwrap();
+        let cell_w = line.width() / 3;
+        let dark: Vec<(u32, u32)> = (2 * cell_w..line.width())
+            .flat_map(|x| (0..line.height()).map(move |y| (x, y)))
+            .filter(|&(x, y)| line.get_pixel(x, y)[0] < 100)
+            .collect();
+        assert!(!dark.is_empty());
+        let (mx, my) = dark
+            .iter()
+            .fold((0, 0), |(sx, sy), &(x, y)| (sx + x, sy + y));
+        let (mx, my) = (mx / dark.len() as u32 - 2 * cell_w, my / dark.len() as u32);
+        assert!(mx < cell_w / 2, "mark left of centre, at {mx}");
+        assert!(my > line.height() / 2, "mark below centre, at {my}");
     }
 
     #[test]
