@@ -122,6 +122,90 @@ fn short_page_is_read_line_by_line() {
 }
 
 #[test]
+fn vertical_page_reads_upright_columns_right_to_left() {
+    assert_lines_close("vertical_000.png", 0);
+    let page = engine().recognize(&fixture("vertical_000.png")).unwrap();
+    assert_eq!(page.rotation, 0);
+    assert!(page
+        .lines
+        .iter()
+        .all(|l| l.orientation == wenzi::LineOrientation::Vertical));
+    assert_eq!(page.blocks.len(), 1);
+    assert_eq!(page.blocks[0].kind, wenzi::BlockKind::Vertical);
+    // Right to left: each column starts left of the one before it.
+    for pair in page.lines.windows(2) {
+        assert!(pair[1].quad[0][0] < pair[0].quad[0][0], "{pair:?}");
+    }
+}
+
+#[test]
+fn table_reads_row_by_row_and_is_a_table_block() {
+    assert_lines_close("table_016.png", 2);
+    let page = engine().recognize(&fixture("table_016.png")).unwrap();
+    let table = page
+        .blocks
+        .iter()
+        .find(|b| b.kind == wenzi::BlockKind::Table)
+        .expect("a table block");
+    // A header row and ten body rows of four cells.
+    assert_eq!(table.rows.len(), 11, "{:?}", table.rows);
+    assert!(table.rows.iter().all(|r| r.len() == 4), "{:?}", table.rows);
+    assert_eq!(page.lines[table.rows[1].start].text, "G05T-9374-W");
+}
+
+/// Encodes `img` turned by `quarter` quarter turns clockwise.
+fn turned_png(name: &str, quarter: u8) -> Vec<u8> {
+    let img = wenzi::image::load_from_memory(&fixture(name))
+        .unwrap()
+        .to_rgb8();
+    let img = match quarter {
+        1 => wenzi::image::imageops::rotate90(&img),
+        2 => wenzi::image::imageops::rotate180(&img),
+        3 => wenzi::image::imageops::rotate270(&img),
+        _ => img,
+    };
+    let mut out = Vec::new();
+    img.write_to(&mut Cursor::new(&mut out), wenzi::image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+#[test]
+fn turned_pages_read_as_if_upright() {
+    let want = ground_truth("page_008.png");
+    for quarter in 1..4u8 {
+        let png = turned_png("page_008.png", quarter);
+        let page = engine().recognize(&png).unwrap();
+        assert_eq!(page.rotation, u16::from(quarter) * 90);
+        let got = page.texts();
+        assert_eq!(got.len(), want.len(), "{quarter}: {got:?}");
+        for (g, w) in got.iter().zip(&want) {
+            let d = edit_distance(&squash(g), &squash(w));
+            assert!(d <= 1, "{quarter} quarter turns: got {g:?}, want {w:?}");
+        }
+        // Boxes stay in the coordinates of the image as given, starting at the text's start.
+        let (w, h) = (page.width as f32, page.height as f32);
+        for line in &page.lines {
+            assert!(line
+                .quad
+                .iter()
+                .all(|p| (-2.0..=w + 2.0).contains(&p[0]) && (-2.0..=h + 2.0).contains(&p[1])));
+        }
+        let first = page.lines[0].quad[0];
+        let expected_corner = match quarter {
+            1 => [w, 0.0],
+            2 => [w, h],
+            _ => [0.0, h],
+        };
+        let dist = (first[0] - expected_corner[0]).hypot(first[1] - expected_corner[1]);
+        assert!(
+            dist < 0.5 * w.max(h),
+            "{quarter}: first line starts at {first:?}, far from {expected_corner:?}"
+        );
+    }
+}
+
+#[test]
 fn classic_detector_reads_a_clean_page() {
     let engine = Engine::builder()
         .detector(wenzi::DetectorKind::Classic)
