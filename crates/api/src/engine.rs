@@ -9,7 +9,7 @@ use wenzi_nn::Model;
 use wenzi_recognize::{OrientationClassifier, Recognizer};
 
 use crate::models::{model_bytes, ModelSet, ModelSource, CLS_FILE};
-use crate::{arrange, reading, Error, Line, Page, Timings};
+use crate::{arrange, reading, words, Error, Line, Page, Timings};
 
 /// How text lines are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -290,6 +290,7 @@ impl Engine {
                 confidence: r.decoded.confidence,
                 quad: r.quad,
                 orientation: r.orientation,
+                words: words::line_words(&r.decoded, &r.quad, r.orientation),
             })
             .collect();
         timings.total = start.elapsed();

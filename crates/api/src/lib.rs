@@ -20,6 +20,7 @@ mod error;
 mod models;
 mod page;
 mod reading;
+mod words;
 
 pub use engine::{DetectorKind, Engine, EngineBuilder, Limits};
 pub use error::Error;
@@ -27,7 +28,7 @@ pub use error::Error;
 /// [`Engine::recognize_image`] name the same `RgbImage` type.
 pub use image;
 pub use models::{ModelSet, ModelSource};
-pub use page::{Block, BlockKind, Line, LineOrientation, Page, Timings};
+pub use page::{Block, BlockKind, Char, Line, LineOrientation, Page, Timings, Word};
 
 use std::sync::OnceLock;
 

@@ -14,6 +14,64 @@ pub struct Line {
     pub quad: [[f32; 2]; 4],
     /// How the line lies in the image.
     pub orientation: LineOrientation,
+    /// The line's words in reading order: runs of Latin letters, digits and the punctuation
+    /// joined to them (`don't`, `3.14`, `e-mail`) between spaces, and each CJK character or
+    /// CJK punctuation mark on its own (as Tesseract splits CJK text).
+    pub words: Vec<Word>,
+}
+
+/// One word of a [`Line`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Word {
+    pub text: String,
+    /// The word's part of its line: corners in image pixels, clockwise from the top-left of
+    /// its text, like [`Line::quad`].
+    pub quad: [[f32; 2]; 4],
+    /// Mean probability of the word's characters, in `[0, 1]`.
+    pub confidence: f32,
+    /// The word's characters (usually one per `char`; in reading order).
+    pub chars: Vec<Char>,
+}
+
+impl Word {
+    /// Axis-aligned bounds `[x0, y0, x1, y1]` of the word's quad, in image pixels.
+    pub fn bounds(&self) -> [f32; 4] {
+        quad_bounds(&self.quad)
+    }
+}
+
+/// One character of a [`Word`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Char {
+    pub text: String,
+    /// The character's part of its line, in image pixels, clockwise from its text's top-left.
+    pub quad: [[f32; 2]; 4],
+    /// Probability the recognizer gave the character, in `[0, 1]`.
+    pub confidence: f32,
+}
+
+impl Line {
+    /// Axis-aligned bounds `[x0, y0, x1, y1]` of the line's quad, in image pixels.
+    pub fn bounds(&self) -> [f32; 4] {
+        quad_bounds(&self.quad)
+    }
+}
+
+/// Axis-aligned bounds `[x0, y0, x1, y1]` of a quad.
+pub(crate) fn quad_bounds(quad: &[[f32; 2]; 4]) -> [f32; 4] {
+    let mut b = [
+        f32::INFINITY,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NEG_INFINITY,
+    ];
+    for p in quad {
+        b[0] = b[0].min(p[0]);
+        b[1] = b[1].min(p[1]);
+        b[2] = b[2].max(p[0]);
+        b[3] = b[3].max(p[1]);
+    }
+    b
 }
 
 /// How a line's characters lie in the image.

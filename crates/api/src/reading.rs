@@ -421,6 +421,7 @@ mod tests {
             r.0[o.index()] = Some(Decoded {
                 text: text.into(),
                 confidence,
+                ..Default::default()
             });
         }
         r

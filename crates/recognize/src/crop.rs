@@ -58,6 +58,26 @@ pub fn crop_quad(image: &RgbImage, quad: &Quad, max_height: u32) -> Option<RgbIm
     Some(out)
 }
 
+/// The image point that [`crop_quad`] maps to the point at fractions `(u, v)` of its crop's
+/// width and height (`(0, 0)` is `quad[0]`, `(1, 0)` is `quad[1]`, `(1, 1)` is `quad[2]`).
+///
+/// The crop is a perspective warp of the quad, whatever its size, so this is exact for any
+/// crop of `quad`. `None` for a degenerate quad.
+pub fn crop_point_to_image(quad: &Quad, u: f32, v: f32) -> Option<[f32; 2]> {
+    const UNIT: Quad = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]];
+    let m = homography(&UNIT, quad)?;
+    let (x, y) = (f64::from(u), f64::from(v));
+    let z = m[6] * x + m[7] * y + m[8];
+    if z.abs() < 1e-12 {
+        return None;
+    }
+    let p = [
+        ((m[0] * x + m[1] * y + m[2]) / z) as f32,
+        ((m[3] * x + m[4] * y + m[5]) / z) as f32,
+    ];
+    p.iter().all(|v| v.is_finite()).then_some(p)
+}
+
 /// Bilinear sample at pixel-centre coordinates `(x, y)`, clamping to the border.
 fn sample_bilinear(image: &RgbImage, x: f32, y: f32) -> Rgb<u8> {
     let (w, h) = (image.width() as i64, image.height() as i64);
@@ -194,6 +214,32 @@ mod tests {
         assert_eq!(crop.dimensions(), (96, 48));
         // Column 48 of the crop is column ~100 of the page.
         assert!((crop.get_pixel(48, 0).0[0] as i32 - 101).abs() <= 2);
+    }
+
+    #[test]
+    fn crop_points_map_back_onto_the_quads_pixels() {
+        // A perspective quad: a crop pixel's colour is the page's colour where the point lands.
+        let img = gradient(200, 200);
+        let quad = [[20.0, 30.0], [180.0, 10.0], [170.0, 120.0], [30.0, 90.0]];
+        let crop = crop_quad(&img, &quad, 1000).unwrap();
+        let (w, h) = crop.dimensions();
+        assert_eq!(crop_point_to_image(&quad, 0.0, 0.0).unwrap(), quad[0]);
+        let c = crop_point_to_image(&quad, 1.0, 1.0).unwrap();
+        assert!((c[0] - quad[2][0]).abs() < 1e-3 && (c[1] - quad[2][1]).abs() < 1e-3);
+        for &(x, y) in &[(10u32, 5u32), (w / 2, h / 2), (w - 3, h - 4)] {
+            let (u, v) = ((x as f32 + 0.5) / w as f32, (y as f32 + 0.5) / h as f32);
+            let p = crop_point_to_image(&quad, u, v).unwrap();
+            let px = crop.get_pixel(x, y).0;
+            assert!(
+                (px[0] as f32 - (p[0] - 0.5)).abs() <= 1.5,
+                "{x},{y}: {px:?} vs {p:?}"
+            );
+            assert!(
+                (px[1] as f32 - (p[1] - 0.5)).abs() <= 1.5,
+                "{x},{y}: {px:?} vs {p:?}"
+            );
+        }
+        assert!(crop_point_to_image(&[[1.0, 1.0]; 4], 0.5, 0.5).is_none());
     }
 
     proptest! {

@@ -16,7 +16,7 @@ pub fn line_batch(lines: &[&RgbImage], height: u32, width: u32) -> Array4<f32> {
         if w == 0 || h == 0 {
             continue;
         }
-        let resized_w = ((height as f64 * w as f64 / h as f64).ceil() as u32).clamp(1, width);
+        let resized_w = resized_width(w, h, height, width);
         let resized = if (w, h) == (resized_w, height) {
             (*line).clone()
         } else {
@@ -31,6 +31,15 @@ pub fn line_batch(lines: &[&RgbImage], height: u32, width: u32) -> Array4<f32> {
         }
     }
     batch
+}
+
+/// Columns a `w × h` line takes in a batch `height` rows high and `width` columns wide: its
+/// aspect kept, rounded up, at least 1 and at most `width`.
+pub(crate) fn resized_width(w: u32, h: u32, height: u32, width: u32) -> u32 {
+    if h == 0 {
+        return width.max(1);
+    }
+    ((height as f64 * w as f64 / h as f64).ceil() as u32).clamp(1, width.max(1))
 }
 
 /// Width-to-height ratio of a crop (1 for an empty one).

@@ -12,8 +12,8 @@ mod input;
 mod vertical;
 
 pub use charset::Charset;
-pub use crop::{crop_quad, rotate180, rotate90_ccw, Quad, MAX_CROP_SIDE};
-pub use ctc::{decode_greedy, Decoded};
+pub use crop::{crop_point_to_image, crop_quad, rotate180, rotate90_ccw, Quad, MAX_CROP_SIDE};
+pub use ctc::{decode_greedy, decode_greedy_spans, CharSpan, Decoded};
 pub use input::{aspect, line_batch};
 pub use vertical::column_to_line;
 
@@ -79,13 +79,7 @@ impl Recognizer {
         &self,
         lines: &[L],
     ) -> Result<Vec<Decoded>, RecognizeError> {
-        let mut results = vec![
-            Decoded {
-                text: String::new(),
-                confidence: 0.0
-            };
-            lines.len()
-        ];
+        let mut results = vec![Decoded::default(); lines.len()];
         for batch in batches_by_aspect(lines, self.batch_size) {
             let max_aspect = batch
                 .iter()
@@ -107,8 +101,16 @@ impl Recognizer {
                     self.charset.len()
                 )));
             }
+            let frames = scores.shape()[1] as f32;
             for (k, &i) in batch.iter().enumerate() {
-                results[i] = decode_greedy(scores.index_axis(Axis(0), k), &self.charset);
+                // The line fills `resized_w` of the batch's `width` columns (see
+                // `line_batch`); the rest, and the frames over it, are padding.
+                let content = content_width(lines[i].borrow(), width) as f32;
+                results[i] = decode_greedy_spans(
+                    scores.index_axis(Axis(0), k),
+                    &self.charset,
+                    frames * content / width as f32,
+                );
             }
         }
         Ok(results)
@@ -176,6 +178,11 @@ impl OrientationClassifier {
         }
         Ok(out)
     }
+}
+
+/// Columns a line occupies in a batch `width` wide, as [`line_batch`] resizes it.
+fn content_width(line: &RgbImage, width: u32) -> u32 {
+    input::resized_width(line.width(), line.height(), LINE_HEIGHT, width)
 }
 
 fn first_output(
