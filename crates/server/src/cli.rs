@@ -9,7 +9,9 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::clientip::parse_net;
-use crate::http::{default_queue_size, default_upload_slots, default_workers, AppConfig};
+use crate::http::{
+    default_queue_size, default_threads, default_upload_slots, default_workers, AppConfig,
+};
 use crate::server::{ServeConfig, TlsFiles};
 use crate::store::{format_ts, parse_expires, unix_now, KeyStatus, KeyStore};
 
@@ -150,6 +152,7 @@ impl ServeArgs {
                 demo_burst: self.demo_rate_burst.max(1),
                 rate_limit_max_clients: self.rate_limit_max_clients.max(16),
                 workers,
+                threads: default_threads(workers),
                 queue_size,
                 upload_slots: self
                     .upload_slots

@@ -59,7 +59,10 @@ pub struct AppConfig {
     pub demo_burst: u32,
     /// Client IPs tracked at most by each rate limiter.
     pub rate_limit_max_clients: usize,
+    /// Recognitions running at once (each on its own worker thread).
     pub workers: usize,
+    /// Compute threads per worker (each worker has its own rayon pool of this size).
+    pub threads: usize,
     pub queue_size: usize,
     /// Request bodies held in memory at once at most (each up to `max_body`).
     pub upload_slots: usize,
@@ -85,6 +88,7 @@ impl Default for AppConfig {
             demo_burst: 2,
             rate_limit_max_clients: 100_000,
             workers,
+            threads: default_threads(workers),
             queue_size,
             upload_slots: default_upload_slots(workers, queue_size),
             trusted_proxies: Vec::new(),
@@ -97,6 +101,12 @@ impl Default for AppConfig {
 /// Number of CPU cores.
 pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Compute threads per worker: the cores divided among the workers (at least 1), so that
+/// `workers × threads` never exceeds the cores when the workers divide them evenly.
+pub fn default_threads(workers: usize) -> usize {
+    (default_workers() / workers.max(1)).max(1)
 }
 
 pub fn default_queue_size(workers: usize) -> usize {
@@ -126,7 +136,7 @@ impl AppState {
     /// Start the worker pool and set up limiters. Must be called inside a tokio runtime only
     /// for the handlers; creating it needs none.
     pub fn new(cfg: AppConfig, store: KeyStore, backend: Arc<dyn OcrBackend>) -> Self {
-        let pool = WorkerPool::new(backend, cfg.workers, cfg.queue_size);
+        let pool = WorkerPool::new(backend, cfg.workers, cfg.threads, cfg.queue_size);
         AppState(Arc::new(Inner {
             limiter: RateLimiter::new(cfg.rate, cfg.burst, cfg.rate_limit_max_clients),
             demo_limiter: RateLimiter::new(
