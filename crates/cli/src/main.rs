@@ -3,6 +3,7 @@
 //! `wenzi IMAGE...` prints each image's lines; `--json`/`--jsonl` print lines with boxes and
 //! confidences; `-` reads an image from stdin.
 
+mod alloc;
 mod draw;
 
 use std::io::{Read, Write};
@@ -70,7 +71,8 @@ struct EngineArgs {
     /// Model generation: v4 (fast) or v6.
     #[arg(long, default_value = "v4")]
     models: ModelSet,
-    /// Inference threads per recognition (default: all cores).
+    /// Inference threads per recognition (default: all cores); with `serve`, per worker
+    /// (default: cores / workers).
     #[arg(long)]
     threads: Option<usize>,
     /// Read the .onnx models from this folder instead of the bundled copies.
@@ -92,12 +94,17 @@ struct EngineArgs {
 }
 
 impl EngineArgs {
+    /// The engine with its own `--threads` pool (image mode).
     fn build(&self) -> Result<Engine, wenzi::Error> {
+        self.build_with_threads(self.threads)
+    }
+
+    fn build_with_threads(&self, threads: Option<usize>) -> Result<Engine, wenzi::Error> {
         let mut builder = Engine::builder()
             .detector(self.detector)
             .models(self.models)
             .classify_orientation(!self.no_orientation)
-            .threads(self.threads)
+            .threads(threads)
             .min_confidence(self.min_confidence)
             .limits(Limits {
                 max_pixels: self.max_pixels,
@@ -111,6 +118,7 @@ impl EngineArgs {
 }
 
 fn main() -> ExitCode {
+    alloc::configure();
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Serve { server, engine }) => serve(*server, engine),
@@ -127,18 +135,71 @@ fn main() -> ExitCode {
     }
 }
 
+/// The engine as the server's backend: recognition runs on the server's per-worker
+/// compute pools (the engine gets no pool of its own), and idle workers hand freed memory
+/// back to the operating system.
+struct ServeBackend(Engine);
+
+impl wenzi_server::OcrBackend for ServeBackend {
+    fn recognize(
+        &self,
+        image: &[u8],
+    ) -> Result<wenzi_server::OcrOutput, wenzi_server::BackendError> {
+        wenzi_server::OcrBackend::recognize(&self.0, image)
+    }
+
+    fn idle(&self) {
+        alloc::release();
+    }
+}
+
+/// Free inference buffers one model run holds at once in `serve`.
+const SERVE_POOL_RUN_BYTES: usize = usize::MAX;
+/// Free inference buffers each model keeps between runs in `serve`.
+const SERVE_POOL_KEEP_BYTES: usize = 0;
+
+/// `WENZI_NN_POOL_RUN_MIB` / `WENZI_NN_POOL_KEEP_MIB`: override the inference buffer pool
+/// limits (MiB; see `wenzi_nn::set_buffer_pool_limits`), for measurements.
+fn pool_limits() -> (Option<usize>, Option<usize>) {
+    let mib = |name: &str| -> Option<usize> {
+        let v = std::env::var(name).ok()?;
+        v.trim().parse::<usize>().ok().map(|m| m << 20)
+    };
+    (mib("WENZI_NN_POOL_RUN_MIB"), mib("WENZI_NN_POOL_KEEP_MIB"))
+}
+
 fn serve(args: wenzi_server::ServeArgs, engine: EngineArgs) -> ExitCode {
     wenzi_server::init_tracing(args.log_format);
-    let engine = match engine.build() {
+    let mut config = match args.to_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("wenzi serve: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    // `--threads` is per worker here: each worker runs its recognitions on its own pool.
+    if let Some(t) = engine.threads {
+        if t == 0 {
+            eprintln!("wenzi serve: --threads must be at least 1");
+            return ExitCode::from(2);
+        }
+        config.app.threads = t;
+    }
+    // Inference buffers are returned after every run (see docs/server.md, "Memory").
+    let (run, keep) = pool_limits();
+    wenzi_nn::set_buffer_pool_limits(
+        run.unwrap_or(SERVE_POOL_RUN_BYTES),
+        keep.unwrap_or(SERVE_POOL_KEEP_BYTES),
+    );
+    let engine = match engine.build_with_threads(None) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("wenzi serve: {e}");
             return ExitCode::from(2);
         }
     };
-    let result = args
-        .to_config()
-        .and_then(|config| wenzi_server::block_on(wenzi_server::serve(config, Arc::new(engine))));
+    let result =
+        wenzi_server::block_on(wenzi_server::serve(config, Arc::new(ServeBackend(engine))));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -149,6 +210,10 @@ fn serve(args: wenzi_server::ServeArgs, engine: EngineArgs) -> ExitCode {
 }
 
 fn ocr_files(cli: OcrArgs) -> ExitCode {
+    if let (Some(_), _) | (_, Some(_)) = pool_limits() {
+        let (run, keep) = pool_limits();
+        wenzi_nn::set_buffer_pool_limits(run.unwrap_or(usize::MAX), keep.unwrap_or(512 << 20));
+    }
     let engine = match cli.engine.build() {
         Ok(e) => e,
         Err(e) => {
