@@ -91,15 +91,23 @@ struct EngineArgs {
     /// Refuse pages on which more text lines than this are detected.
     #[arg(long, env = "WENZI_MAX_LINES", default_value_t = Limits::default().max_lines)]
     max_lines: usize,
+    /// Largest detector input in pixels; bigger pages are scaled down before detection
+    /// (the detector needs about 55 MB per megapixel) [default: 6553600; with serve: 2500000].
+    #[arg(long, env = "WENZI_MAX_DETECTOR_PIXELS")]
+    max_detector_pixels: Option<u64>,
 }
 
 impl EngineArgs {
     /// The engine with its own `--threads` pool (image mode).
     fn build(&self) -> Result<Engine, wenzi::Error> {
-        self.build_with_threads(self.threads)
+        self.build_with(self.threads, self.max_detector_pixels)
     }
 
-    fn build_with_threads(&self, threads: Option<usize>) -> Result<Engine, wenzi::Error> {
+    fn build_with(
+        &self,
+        threads: Option<usize>,
+        max_detector_pixels: Option<u64>,
+    ) -> Result<Engine, wenzi::Error> {
         let mut builder = Engine::builder()
             .detector(self.detector)
             .models(self.models)
@@ -112,6 +120,9 @@ impl EngineArgs {
             });
         if let Some(dir) = &self.model_dir {
             builder = builder.model_dir(dir);
+        }
+        if let Some(px) = max_detector_pixels {
+            builder = builder.max_detector_pixels(px);
         }
         builder.build()
     }
@@ -153,8 +164,11 @@ impl wenzi_server::OcrBackend for ServeBackend {
     }
 }
 
+/// The detector input cap of `serve`: bounds each recognition's memory (docs/server.md).
+const SERVE_MAX_DETECTOR_PIXELS: u64 = 2_500_000;
+
 /// Free inference buffers one model run holds at once in `serve`.
-const SERVE_POOL_RUN_BYTES: usize = usize::MAX;
+const SERVE_POOL_RUN_BYTES: usize = 32 << 20;
 /// Free inference buffers each model keeps between runs in `serve`.
 const SERVE_POOL_KEEP_BYTES: usize = 0;
 
@@ -191,7 +205,14 @@ fn serve(args: wenzi_server::ServeArgs, engine: EngineArgs) -> ExitCode {
         run.unwrap_or(SERVE_POOL_RUN_BYTES),
         keep.unwrap_or(SERVE_POOL_KEEP_BYTES),
     );
-    let engine = match engine.build_with_threads(None) {
+    let engine = match engine.build_with(
+        None,
+        Some(
+            engine
+                .max_detector_pixels
+                .unwrap_or(SERVE_MAX_DETECTOR_PIXELS),
+        ),
+    ) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("wenzi serve: {e}");

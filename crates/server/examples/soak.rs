@@ -487,13 +487,13 @@ impl Ctx {
     /// The input of request number `i`: a bad one every `bad_every`, else the next good one.
     fn pick(&self, i: u64) -> (Option<usize>, &Input) {
         let be = self.args.bad_every;
-        if be > 0 && (i + 1) % be == 0 {
+        if be > 0 && (i + 1).is_multiple_of(be) {
             (
                 None,
                 &self.bad[((i + 1) / be - 1) as usize % self.bad.len()],
             )
         } else {
-            let g = (i - if be > 0 { i / be } else { 0 }) as usize % self.good.len();
+            let g = (i - i.checked_div(be).unwrap_or(0)) as usize % self.good.len();
             (Some(g), &self.good[g])
         }
     }
@@ -670,7 +670,8 @@ fn write_svg(path: &Path, samples: &[Sample], title: &str) -> anyhow::Result<()>
         xml(title)
     );
     type Get = fn(&Sample) -> f64;
-    let panels: [(&str, Vec<(&str, &str, Get)>); 3] = [
+    type Series<'a> = Vec<(&'a str, &'a str, Get)>;
+    let panels: [(&str, Series); 3] = [
         ("server RSS (MiB)", vec![("RSS", "#1f77b4", |s| s.rss_mib)]),
         (
             "requests/s (rolling)",
@@ -861,20 +862,20 @@ async fn soak(ctx: Arc<Ctx>, report: &mut Vec<String>) -> anyhow::Result<bool> {
             s20.requests, s20.rss_mib, last.rss_mib
         ));
         if let Some(m) = a.max_rss_mib {
-            if !(peak <= m) {
+            if peak.is_nan() || peak > m {
                 report.push(format!("FAIL: RSS peak {peak:.0} MiB > {m} MiB"));
                 ok = false;
             }
         }
         if let Some(g) = a.max_growth_pct {
-            if !(growth <= g) {
+            if growth.is_nan() || growth > g {
                 report.push(format!("FAIL: RSS growth {growth:.1}% > {g}%"));
                 ok = false;
             }
         }
     }
     if let Some(r) = a.max_p99_ratio {
-        if !(p99 <= r * p50) {
+        if p99.is_nan() || p99 > r * p50 {
             report.push(format!("FAIL: p99 {p99:.0} ms > {r} × p50 {p50:.0} ms"));
             ok = false;
         }

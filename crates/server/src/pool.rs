@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
 use crate::backend::{BackendError, OcrBackend, OcrOutput};
 
@@ -44,6 +44,8 @@ pub enum SubmitError {
 
 struct Job {
     image: Bytes,
+    /// Released with the image (e.g. the upload memory it takes).
+    hold: Option<OwnedSemaphorePermit>,
     enqueued: Instant,
     deadline: Instant,
     reply: oneshot::Sender<JobResult>,
@@ -144,15 +146,18 @@ impl WorkerPool {
         self.stats.alive.load(Ordering::SeqCst) == self.workers as i64
     }
 
-    /// Queue a recognition; never waits.
+    /// Queue a recognition; never waits. `hold` is dropped together with the image: when
+    /// the job has run, is skipped, or is refused.
     pub fn submit(
         &self,
         image: Bytes,
+        hold: Option<OwnedSemaphorePermit>,
         deadline: Instant,
     ) -> Result<oneshot::Receiver<JobResult>, SubmitError> {
         let (reply, rx) = oneshot::channel();
         let job = Job {
             image,
+            hold,
             enqueued: Instant::now(),
             deadline,
             reply,
@@ -207,9 +212,9 @@ fn worker_loop(
             continue;
         }
         stats.busy.fetch_add(1, Ordering::SeqCst);
-        let image = job.image;
+        let (image, hold) = (job.image, job.hold);
         let r = compute.install(|| catch_unwind(AssertUnwindSafe(|| backend.recognize(&image))));
-        drop(image);
+        drop((image, hold));
         stats.busy.fetch_sub(1, Ordering::SeqCst);
         let outcome = match r {
             Ok(Ok(out)) => Ok(out),
