@@ -92,7 +92,7 @@ struct EngineArgs {
     #[arg(long, env = "WENZI_MAX_LINES", default_value_t = Limits::default().max_lines)]
     max_lines: usize,
     /// Largest detector input in pixels; bigger pages are scaled down before detection
-    /// (the detector needs about 55 MB per megapixel) [default: 6553600; with serve: 2500000].
+    /// (the detector needs about 55 MB per megapixel) [default: 6553600; with serve: 1769472].
     #[arg(long, env = "WENZI_MAX_DETECTOR_PIXELS")]
     max_detector_pixels: Option<u64>,
 }
@@ -164,8 +164,9 @@ impl wenzi_server::OcrBackend for ServeBackend {
     }
 }
 
-/// The detector input cap of `serve`: bounds each recognition's memory (docs/server.md).
-const SERVE_MAX_DETECTOR_PIXELS: u64 = 2_500_000;
+/// The detector input cap of `serve` (1536 × 1152, what the adaptive resize aims for
+/// anyway): bounds each recognition's memory (docs/server.md).
+const SERVE_MAX_DETECTOR_PIXELS: u64 = 1536 * 1152;
 
 /// Free inference buffers one model run holds at once in `serve`.
 const SERVE_POOL_RUN_BYTES: usize = 32 << 20;

@@ -49,7 +49,7 @@ trap cleanup EXIT
 KEY="$("$BIN" keys --database "$WORK/k.db" add --name soak 2>/dev/null)"
 start_server() {
   RUST_LOG=warn "$BIN" serve --listen "127.0.0.1:$PORT" --database "$WORK/k.db" --no-initial-key \
-    --rate-limit 0 --shutdown-grace 20 ${WORKERS:+--workers "$WORKERS"} >"$WORK/server.log" 2>&1 &
+    --rate-limit 0 --shutdown-grace 20 --request-timeout 120 ${WORKERS:+--workers "$WORKERS"} >"$WORK/server.log" 2>&1 &
   SPID=$!
   for _ in $(seq 1 300); do
     curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && return
