@@ -68,6 +68,7 @@ pub struct EngineBuilder {
     limits: Limits,
     min_confidence: f32,
     reread: Option<(ModelSet, f32)>,
+    max_detector_pixels: Option<u64>,
 }
 
 impl Default for EngineBuilder {
@@ -81,6 +82,7 @@ impl Default for EngineBuilder {
             limits: Limits::default(),
             min_confidence: 0.5,
             reread: None,
+            max_detector_pixels: None,
         }
     }
 }
@@ -125,6 +127,14 @@ impl EngineBuilder {
     /// `None` (default) reads each line once.
     pub fn reread(mut self, reread: Option<(ModelSet, f32)>) -> Self {
         self.reread = reread;
+        self
+    }
+
+    /// Caps the DB detector's input at this many pixels (default 2560 × 2560): larger
+    /// detector inputs are scaled down first. The detector's working memory grows with its
+    /// input (roughly 55 MB per megapixel), so a server bounds its memory with this.
+    pub fn max_detector_pixels(mut self, pixels: u64) -> Self {
+        self.max_detector_pixels = Some(pixels);
         self
     }
 
@@ -176,8 +186,13 @@ impl EngineBuilder {
             ),
             None => None,
         };
+        let mut det_resize = wenzi_detect::db::AdaptiveResize::default();
+        if let Some(px) = self.max_detector_pixels {
+            det_resize.max_pixels = px.max(32 * 32);
+        }
         Ok(Engine {
             detector: self.detector,
+            det_policy: wenzi_detect::db::DetResizePolicy::Adaptive(det_resize),
             det,
             cls,
             rec,
@@ -192,6 +207,7 @@ impl EngineBuilder {
 /// A loaded OCR pipeline. `Send + Sync`: one engine serves many threads at once.
 pub struct Engine {
     detector: DetectorKind,
+    det_policy: wenzi_detect::db::DetResizePolicy,
     det: Option<Model>,
     cls: Option<OrientationClassifier>,
     rec: Recognizer,
@@ -331,7 +347,7 @@ impl Engine {
     }
 
     fn detect_db(&self, det: &Model, image: &RgbImage) -> Result<Vec<TextBox>, Error> {
-        let (input, scale_x, scale_y) = wenzi_detect::db::prepare_input(image, &Default::default());
+        let (input, scale_x, scale_y) = wenzi_detect::db::prepare_input(image, &self.det_policy);
         let output = det
             .run(&[("x", input.view().into_dyn())])?
             .into_iter()

@@ -3,6 +3,7 @@
 //! `wenzi IMAGE...` prints each image's lines; `--json`/`--jsonl` print lines with boxes and
 //! confidences; `-` reads an image from stdin.
 
+mod alloc;
 mod draw;
 
 use std::io::{Read, Write};
@@ -70,7 +71,8 @@ struct EngineArgs {
     /// Model generation: v4 (fast) or v6.
     #[arg(long, default_value = "v4")]
     models: ModelSet,
-    /// Inference threads per recognition (default: all cores).
+    /// Inference threads per recognition (default: all cores); with `serve`, per worker
+    /// (default: cores / workers).
     #[arg(long)]
     threads: Option<usize>,
     /// Read the .onnx models from this folder instead of the bundled copies.
@@ -96,15 +98,28 @@ struct EngineArgs {
     /// Refuse pages on which more text lines than this are detected.
     #[arg(long, env = "WENZI_MAX_LINES", default_value_t = Limits::default().max_lines)]
     max_lines: usize,
+    /// Largest detector input in pixels; bigger pages are scaled down before detection
+    /// (the detector needs about 55 MB per megapixel) [default: 6553600; with serve: 1769472].
+    #[arg(long, env = "WENZI_MAX_DETECTOR_PIXELS")]
+    max_detector_pixels: Option<u64>,
 }
 
 impl EngineArgs {
+    /// The engine with its own `--threads` pool (image mode).
     fn build(&self) -> Result<Engine, wenzi::Error> {
+        self.build_with(self.threads, self.max_detector_pixels)
+    }
+
+    fn build_with(
+        &self,
+        threads: Option<usize>,
+        max_detector_pixels: Option<u64>,
+    ) -> Result<Engine, wenzi::Error> {
         let mut builder = Engine::builder()
             .detector(self.detector)
             .models(self.models)
             .classify_orientation(!self.no_orientation)
-            .threads(self.threads)
+            .threads(threads)
             .min_confidence(self.min_confidence)
             .reread(match self.reread.as_str() {
                 "none" => None,
@@ -117,11 +132,15 @@ impl EngineArgs {
         if let Some(dir) = &self.model_dir {
             builder = builder.model_dir(dir);
         }
+        if let Some(px) = max_detector_pixels {
+            builder = builder.max_detector_pixels(px);
+        }
         builder.build()
     }
 }
 
 fn main() -> ExitCode {
+    alloc::configure();
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Serve { server, engine }) => serve(*server, engine),
@@ -138,18 +157,82 @@ fn main() -> ExitCode {
     }
 }
 
+/// The engine as the server's backend: recognition runs on the server's per-worker
+/// compute pools (the engine gets no pool of its own), and idle workers hand freed memory
+/// back to the operating system.
+struct ServeBackend(Engine);
+
+impl wenzi_server::OcrBackend for ServeBackend {
+    fn recognize(
+        &self,
+        image: &[u8],
+    ) -> Result<wenzi_server::OcrOutput, wenzi_server::BackendError> {
+        wenzi_server::OcrBackend::recognize(&self.0, image)
+    }
+
+    fn idle(&self) {
+        alloc::release();
+    }
+}
+
+/// The detector input cap of `serve` (1536 × 1152, what the adaptive resize aims for
+/// anyway): bounds each recognition's memory (docs/server.md).
+const SERVE_MAX_DETECTOR_PIXELS: u64 = 1536 * 1152;
+
+/// Free inference buffers one model run holds at once in `serve`.
+const SERVE_POOL_RUN_BYTES: usize = 32 << 20;
+/// Free inference buffers each model keeps between runs in `serve`.
+const SERVE_POOL_KEEP_BYTES: usize = 0;
+
+/// `WENZI_NN_POOL_RUN_MIB` / `WENZI_NN_POOL_KEEP_MIB`: override the inference buffer pool
+/// limits (MiB; see `wenzi_nn::set_buffer_pool_limits`), for measurements.
+fn pool_limits() -> (Option<usize>, Option<usize>) {
+    let mib = |name: &str| -> Option<usize> {
+        let v = std::env::var(name).ok()?;
+        v.trim().parse::<usize>().ok().map(|m| m << 20)
+    };
+    (mib("WENZI_NN_POOL_RUN_MIB"), mib("WENZI_NN_POOL_KEEP_MIB"))
+}
+
 fn serve(args: wenzi_server::ServeArgs, engine: EngineArgs) -> ExitCode {
     wenzi_server::init_tracing(args.log_format);
-    let engine = match engine.build() {
+    let mut config = match args.to_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("wenzi serve: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    // `--threads` is per worker here: each worker runs its recognitions on its own pool.
+    if let Some(t) = engine.threads {
+        if t == 0 {
+            eprintln!("wenzi serve: --threads must be at least 1");
+            return ExitCode::from(2);
+        }
+        config.app.threads = t;
+    }
+    // Inference buffers are returned after every run (see docs/server.md, "Memory").
+    let (run, keep) = pool_limits();
+    wenzi_nn::set_buffer_pool_limits(
+        run.unwrap_or(SERVE_POOL_RUN_BYTES),
+        keep.unwrap_or(SERVE_POOL_KEEP_BYTES),
+    );
+    let engine = match engine.build_with(
+        None,
+        Some(
+            engine
+                .max_detector_pixels
+                .unwrap_or(SERVE_MAX_DETECTOR_PIXELS),
+        ),
+    ) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("wenzi serve: {e}");
             return ExitCode::from(2);
         }
     };
-    let result = args
-        .to_config()
-        .and_then(|config| wenzi_server::block_on(wenzi_server::serve(config, Arc::new(engine))));
+    let result =
+        wenzi_server::block_on(wenzi_server::serve(config, Arc::new(ServeBackend(engine))));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -160,6 +243,10 @@ fn serve(args: wenzi_server::ServeArgs, engine: EngineArgs) -> ExitCode {
 }
 
 fn ocr_files(cli: OcrArgs) -> ExitCode {
+    if let (Some(_), _) | (_, Some(_)) = pool_limits() {
+        let (run, keep) = pool_limits();
+        wenzi_nn::set_buffer_pool_limits(run.unwrap_or(usize::MAX), keep.unwrap_or(512 << 20));
+    }
     let engine = match cli.engine.build() {
         Ok(e) => e,
         Err(e) => {

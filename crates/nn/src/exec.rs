@@ -62,9 +62,20 @@ impl Plan {
 
 /// Recycled f32 buffers. Freed intermediates land here and serve later allocations, so
 /// a steady-state run touches the system allocator very little.
-#[derive(Default, Debug)]
+#[derive(Debug)]
 pub(crate) struct BufPool {
     bufs: Vec<Vec<f32>>,
+    /// Most bytes of free buffers held at once (the largest are freed first).
+    limit: usize,
+}
+
+impl Default for BufPool {
+    fn default() -> Self {
+        BufPool {
+            bufs: Vec::new(),
+            limit: usize::MAX,
+        }
+    }
 }
 
 /// Requests smaller than this are served by the system allocator directly.
@@ -127,10 +138,34 @@ impl BufPool {
             }
         }
         self.bufs.push(b);
+        if self.limit != usize::MAX {
+            self.trim(self.limit);
+        }
+    }
+
+    /// Hold at most `bytes` of free buffers from now on.
+    pub fn set_limit(&mut self, bytes: usize) {
+        self.limit = bytes;
+        self.trim(bytes);
     }
 
     pub fn bytes(&self) -> usize {
         self.bufs.iter().map(|b| b.capacity() * 4).sum()
+    }
+
+    /// Free the largest buffers until at most `max_bytes` are kept.
+    pub fn trim(&mut self, max_bytes: usize) {
+        let mut total = self.bytes();
+        if total <= max_bytes {
+            return;
+        }
+        self.bufs.sort_unstable_by_key(|b| b.capacity());
+        while total > max_bytes {
+            match self.bufs.pop() {
+                Some(b) => total -= b.capacity() * 4,
+                None => break,
+            }
+        }
     }
 
     pub fn recycle(&mut self, t: Tensor) {
@@ -195,12 +230,20 @@ pub(crate) fn execute(
         let outs = node.op.run(&mut inputs, pool).map_err(node_err)?;
         if let Some(t0) = t0 {
             let shape = outs.first().map(|t| t.shape().to_vec()).unwrap_or_default();
+            let live: usize = values
+                .iter()
+                .flatten()
+                .chain(outs.iter())
+                .map(|t| t.len() * 4)
+                .sum();
             eprintln!(
-                "wenzi-nn profile: {:9.3} ms  {:<28} {:<24} -> {:?}",
+                "wenzi-nn profile: {:9.3} ms  {:<28} {:<24} -> {:?} live {:.1} MiB, pool {:.1} MiB",
                 t0.elapsed().as_secs_f64() * 1e3,
                 crate::optimize::describe(&node.op),
                 node.name,
-                shape
+                shape,
+                live as f64 / (1 << 20) as f64,
+                pool.bytes() as f64 / (1 << 20) as f64
             );
         }
         // Owned inputs the op did not reuse go back to the pool.

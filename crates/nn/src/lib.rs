@@ -26,9 +26,11 @@
 //!
 //! # Memory
 //! Intermediates are freed right after their last consumer. Freed buffers are recycled,
-//! and each `Model` keeps them between runs (one pool per concurrently running call,
-//! dropped if it exceeds 512 MiB) so steady-state inference barely allocates. A model
-//! therefore holds on to roughly its peak working set for the largest input it has seen.
+//! and each `Model` keeps them between runs (one pool per concurrently running call, at
+//! most 512 MiB each, largest buffers dropped first) so steady-state inference barely
+//! allocates. A model therefore holds on to roughly its peak working set for the largest
+//! input it has seen. [`set_buffer_pool_limits`] bounds the free buffers held during a
+//! run and between runs (a server that must bound its memory lowers both).
 //!
 //! # Non-finite inputs
 //! Inputs containing NaN or ±infinity are rejected with [`Error::NonFiniteInput`]
@@ -58,13 +60,31 @@ use exec::{BufPool, Plan};
 use graph::Graph;
 use ndarray::{ArrayD, ArrayViewD};
 use prost::Message;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use tensor::Tensor;
 
 /// Largest model we accept (the PP-OCR models are < 25 MB).
 const MAX_MODEL_BYTES: usize = 1 << 31;
-/// Recycled buffers kept between runs, per model (bytes).
-const POOL_KEEP_BYTES: usize = 512 << 20;
+/// Free recycled buffers held during a run (bytes; `usize::MAX`: no limit).
+static POOL_RUN_BYTES: AtomicUsize = AtomicUsize::new(usize::MAX);
+/// Recycled buffers kept between runs, per model and concurrent run (bytes).
+static POOL_KEEP_BYTES: AtomicUsize = AtomicUsize::new(512 << 20);
+
+/// Bounds the recycled (free) inference buffers, process-wide:
+///
+/// - `during_run`: free buffers one [`Model::run`] holds at once for reuse by later nodes
+///   (default: no limit). Without a limit a run can hold several times its live tensors in
+///   free buffers of sizes no later node needs;
+/// - `between_runs`: free buffers each model keeps after a run for the next one, per
+///   concurrently running call (default 512 MiB); 0 returns them all at the end of the run.
+///
+/// Past a limit the largest buffers are freed first. Lower limits mean more fresh
+/// allocations (and page faults), so somewhat slower runs.
+pub fn set_buffer_pool_limits(during_run: usize, between_runs: usize) {
+    POOL_RUN_BYTES.store(during_run, Ordering::Relaxed);
+    POOL_KEEP_BYTES.store(between_runs, Ordering::Relaxed);
+}
 
 /// A loaded, optimized model. Cheap to share: `Model` is `Send + Sync`, and any number
 /// of threads may call [`Model::run`] concurrently.
@@ -144,10 +164,12 @@ impl Model {
             .map(|mut p| p.pop())
             .unwrap_or(None)
             .unwrap_or_default();
+        pool.set_limit(POOL_RUN_BYTES.load(Ordering::Relaxed));
         let result = self
             .validate(inputs, &mut pool)
             .and_then(|feeds| exec::execute(&self.graph, &self.plan, feeds, &mut pool));
-        if pool.bytes() <= POOL_KEEP_BYTES {
+        pool.trim(POOL_KEEP_BYTES.load(Ordering::Relaxed));
+        if pool.bytes() > 0 {
             if let Ok(mut p) = self.pools.lock() {
                 p.push(pool);
             }

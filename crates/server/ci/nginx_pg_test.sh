@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Two wenzi-server instances behind nginx, sharing one PostgreSQL database (all on loopback).
+# Two `wenzi serve` instances (the real OCR engine) behind nginx, sharing one PostgreSQL
+# database (all on loopback).
 # Checks that a key with quota N gets exactly N successes (100) across both instances and
 # that every other request is answered 505, that both instances served, that the client IP
 # from X-Forwarded-For is used for rate limiting, and that nginx passes the JSON through.
 #
 #   WENZI_PG_URL=postgres://postgres@127.0.0.1:55432/postgres bash crates/server/ci/nginx_pg_test.sh
 #
-# Needs: nginx, psql, curl, a running PostgreSQL (see setup.sh). Builds the test-backend
-# binary (cargo feature test-backend) unless WENZI_SERVER_BIN points to one.
+# Needs: nginx, psql, curl, a running PostgreSQL (see setup.sh). Builds the `wenzi` binary
+# (release) unless WENZI_BIN points to one. Every request sends a real fixture image, and
+# every success must carry its recognized text.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -21,12 +23,14 @@ P_NGINX=$BASE_PORT
 P_A=$((BASE_PORT + 1))
 P_B=$((BASE_PORT + 2))
 
-if [ -z "${WENZI_SERVER_BIN:-}" ]; then
-  (cd "$ROOT" && cargo build -q -p wenzi-server --features test-backend --bin wenzi-server)
-  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/wenzi-server"
+if [ -z "${WENZI_BIN:-}" ]; then
+  (cd "$ROOT" && cargo build -q --release -p wenzi-cli)
+  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/wenzi"
 else
-  BIN="$WENZI_SERVER_BIN"
+  BIN="$WENZI_BIN"
 fi
+IMG="$ROOT/fixtures/images/line_004.png"
+[ -f "$IMG" ] || { echo "FAIL: missing $IMG" >&2; exit 1; }
 
 WORK="$(mktemp -d /tmp/wenzi-nginx-test.XXXXXX)"
 chmod 755 "$WORK"
@@ -49,9 +53,9 @@ KEY="$("$BIN" keys --database "$DB_URL" add --name nginx-test --quota "$QUOTA" 2
 [ "${#KEY}" = 32 ] || fail "no key created: $KEY"
 
 for p in $P_A $P_B; do
-  RUST_LOG=info,wenzi::access=info "$BIN" serve --backend test --test-work-ms 5 \
+  RUST_LOG=info,wenzi::access=info "$BIN" serve --workers 1 --threads 1 \
     --listen "127.0.0.1:$p" --database "$DB_URL" --trusted-proxy 127.0.0.1 \
-    --rate-limit 0 --workers 2 --queue-size 64 --no-initial-key --log-format json \
+    --rate-limit 0 --queue-size 128 --no-initial-key --log-format json \
     >"$WORK/server-$p.log" 2>&1 &
   PIDS+=($!)
 done
@@ -103,7 +107,7 @@ for p in $P_A $P_B $P_NGINX; do
   [ $ok = 1 ] || fail "port $p not ready"
 done
 
-printf '\x89PNG\r\n\x1a\n0123456789abcdef-wenzi' >"$WORK/img.png"
+cp "$IMG" "$WORK/img.png"
 URL="http://127.0.0.1:$P_NGINX/imagerecognition/imagestreamocr?appkey=$KEY"
 export URL WORK
 seq 1 "$TOTAL" | xargs -P "$PARALLEL" -I{} sh -c \
@@ -118,6 +122,10 @@ echo "$codes"
 [ "$(grep -c '^200 application/json; charset=utf-8$' "$WORK/curl.out")" = "$TOTAL" ] || fail "not all answers were HTTP 200 JSON: $(sort "$WORK/curl.out" | uniq -c)"
 [ "$n100" = "$QUOTA" ] || fail "expected exactly $QUOTA successes, got $n100"
 [ "$n505" = $((TOTAL - QUOTA)) ] || fail "expected $((TOTAL - QUOTA)) answers 505, got $n505"
+# The real engine read the image: every success has the same, non-empty text.
+texts="$(grep -h '"StatusCode":100,' "$WORK"/r*.json | sed 's/.*"Data"://' | sort | uniq -c)"
+[ "$(echo "$texts" | wc -l)" = 1 ] && echo "$texts" | grep -q '"ResultText":\["' || fail "successes differ or carry no text: $texts"
+echo "recognized: $(echo "$texts" | sed 's/^ *[0-9]* //')"
 
 a100="$(grep -c '"code":100' "$WORK/server-$P_A.log" || true)"
 b100="$(grep -c '"code":100' "$WORK/server-$P_B.log" || true)"

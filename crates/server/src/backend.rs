@@ -8,6 +8,10 @@
 pub trait OcrBackend: Send + Sync + 'static {
     /// Recognize the text lines of one encoded image (format sniffed from the bytes).
     fn recognize(&self, image: &[u8]) -> Result<OcrOutput, BackendError>;
+
+    /// Called on a worker thread when it finds no job waiting (after its last job and
+    /// before it sleeps). A place to release cached memory; the default does nothing.
+    fn idle(&self) {}
 }
 
 /// Result of one recognition.

@@ -9,7 +9,10 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::clientip::parse_net;
-use crate::http::{default_queue_size, default_upload_slots, default_workers, AppConfig};
+use crate::http::{
+    default_queue_size, default_threads, default_upload_memory, default_upload_slots,
+    default_workers, AppConfig,
+};
 use crate::server::{ServeConfig, TlsFiles};
 use crate::store::{format_ts, parse_expires, unix_now, KeyStatus, KeyStore};
 
@@ -86,6 +89,10 @@ pub struct ServeArgs {
     /// Request bodies held in memory at once at most [default: 2 x (workers + queue) + 16].
     #[arg(long)]
     pub upload_slots: Option<usize>,
+    /// Bytes of uploaded images held in memory at once (received, queued or being
+    /// recognized); beyond: 502 [default: 64MiB or 2 x --max-body].
+    #[arg(long, env = "WENZI_UPLOAD_MEMORY", value_parser = parse_size)]
+    pub upload_memory: Option<usize>,
     /// Seconds to let open requests finish after SIGTERM.
     #[arg(long, default_value_t = 30.0)]
     pub shutdown_grace: f64,
@@ -150,10 +157,14 @@ impl ServeArgs {
                 demo_burst: self.demo_rate_burst.max(1),
                 rate_limit_max_clients: self.rate_limit_max_clients.max(16),
                 workers,
+                threads: default_threads(workers),
                 queue_size,
                 upload_slots: self
                     .upload_slots
                     .unwrap_or_else(|| default_upload_slots(workers, queue_size)),
+                upload_memory: self.upload_memory.unwrap_or_else(|| {
+                    default_upload_memory(self.max_body.max(self.demo_max_body))
+                }),
                 trusted_proxies,
                 cors_origins: self.cors_origin.clone(),
                 demo: !self.no_demo,

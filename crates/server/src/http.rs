@@ -17,7 +17,7 @@ use futures_util::Stream;
 use http::{header, HeaderValue, Method, StatusCode};
 use http_body::Body as _;
 use ipnet::IpNet;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -59,10 +59,16 @@ pub struct AppConfig {
     pub demo_burst: u32,
     /// Client IPs tracked at most by each rate limiter.
     pub rate_limit_max_clients: usize,
+    /// Recognitions running at once (each on its own worker thread).
     pub workers: usize,
+    /// Compute threads per worker (each worker has its own rayon pool of this size).
+    pub threads: usize,
     pub queue_size: usize,
     /// Request bodies held in memory at once at most (each up to `max_body`).
     pub upload_slots: usize,
+    /// Bytes of uploaded images held in memory at once at most (being received, queued or
+    /// recognized); past it new uploads are answered 502. At least `max_body`.
+    pub upload_memory: usize,
     /// Peers whose X-Forwarded-For / X-Real-IP are believed.
     pub trusted_proxies: Vec<IpNet>,
     /// Allowed CORS origins ("*" for any); empty: no CORS headers.
@@ -85,8 +91,10 @@ impl Default for AppConfig {
             demo_burst: 2,
             rate_limit_max_clients: 100_000,
             workers,
+            threads: default_threads(workers),
             queue_size,
             upload_slots: default_upload_slots(workers, queue_size),
+            upload_memory: default_upload_memory(10 * 1024 * 1024),
             trusted_proxies: Vec::new(),
             cors_origins: Vec::new(),
             demo: true,
@@ -99,8 +107,19 @@ pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// Compute threads per worker: the cores divided among the workers (at least 1), so that
+/// `workers × threads` never exceeds the cores when the workers divide them evenly.
+pub fn default_threads(workers: usize) -> usize {
+    (default_workers() / workers.max(1)).max(1)
+}
+
 pub fn default_queue_size(workers: usize) -> usize {
     (4 * workers).max(16)
+}
+
+/// 64 MiB, or twice the largest file if that is more.
+pub fn default_upload_memory(max_body: usize) -> usize {
+    (64 << 20).max(2 * max_body)
 }
 
 pub fn default_upload_slots(workers: usize, queue_size: usize) -> usize {
@@ -116,6 +135,8 @@ struct Inner {
     ip: ClientIpResolver,
     metrics: Metrics,
     uploads: Arc<Semaphore>,
+    /// One permit per byte of upload held (see [`AppConfig::upload_memory`]).
+    upload_bytes: Arc<Semaphore>,
 }
 
 /// Shared state of the HTTP handlers. Cheap to clone.
@@ -126,7 +147,7 @@ impl AppState {
     /// Start the worker pool and set up limiters. Must be called inside a tokio runtime only
     /// for the handlers; creating it needs none.
     pub fn new(cfg: AppConfig, store: KeyStore, backend: Arc<dyn OcrBackend>) -> Self {
-        let pool = WorkerPool::new(backend, cfg.workers, cfg.queue_size);
+        let pool = WorkerPool::new(backend, cfg.workers, cfg.threads, cfg.queue_size);
         AppState(Arc::new(Inner {
             limiter: RateLimiter::new(cfg.rate, cfg.burst, cfg.rate_limit_max_clients),
             demo_limiter: RateLimiter::new(
@@ -136,6 +157,11 @@ impl AppState {
             ),
             ip: ClientIpResolver::new(cfg.trusted_proxies.clone()),
             uploads: Arc::new(Semaphore::new(cfg.upload_slots.max(1))),
+            upload_bytes: Arc::new(Semaphore::new(
+                cfg.upload_memory
+                    .max(cfg.max_body.max(cfg.demo_max_body) + MULTIPART_SLACK)
+                    .min(Semaphore::MAX_PERMITS),
+            )),
             metrics: Metrics::default(),
             pool,
             store,
@@ -179,6 +205,7 @@ impl AppState {
             jobs_skipped: st.skipped.load(Ordering::Relaxed),
             rate_limit_clients: self.0.limiter.tracked() + self.0.demo_limiter.tracked(),
             upload_slots_free: self.0.uploads.available_permits(),
+            upload_bytes_free: self.0.upload_bytes.available_permits(),
         };
         self.0.metrics.render(&snap)
     }
@@ -508,8 +535,9 @@ async fn pipeline(
     let Ok(_slot) = s.0.uploads.clone().try_acquire_owned() else {
         return busy("上传过多 / too many uploads in progress");
     };
-    let image = match tokio::time::timeout_at(tdeadline, read_image(parts, body, file_limit)).await
-    {
+    let mut held = None;
+    let read = read_image(parts, body, file_limit, &s.0.upload_bytes, &mut held);
+    let image = match tokio::time::timeout_at(tdeadline, read).await {
         Err(_) => {
             return ApiResponse::error(
                 Code::Failed,
@@ -543,7 +571,7 @@ async fn pipeline(
     }
 
     // 5. Queue for a worker; never wait for a queue slot.
-    let rx = match s.pool().submit(image, deadline) {
+    let rx = match s.pool().submit(image, held, deadline) {
         Ok(rx) => rx,
         Err(SubmitError::Full) => {
             return busy("服务器繁忙：任务队列已满 / server busy: work queue full")
@@ -641,6 +669,8 @@ enum UploadError {
     Empty,
     TooLarge,
     Interrupted,
+    /// The upload memory budget is used up.
+    Busy,
 }
 
 impl UploadError {
@@ -670,15 +700,22 @@ impl UploadError {
                 Code::Failed,
                 "请求失败：上传中断 / request failed: the upload was interrupted".into(),
             ),
+            UploadError::Busy => {
+                return busy("服务器繁忙：上传内存已满 / server busy: upload memory in use")
+            }
         };
         ApiResponse::error(code, msg)
     }
 }
 
+/// Receives the image. Every byte kept is first taken from the `budget` semaphore; the
+/// permits end up in `held` (to be released with the image).
 async fn read_image(
     parts: &http::request::Parts,
     body: &mut LimitedBody,
     file_limit: usize,
+    budget: &Arc<Semaphore>,
+    held: &mut Option<OwnedSemaphorePermit>,
 ) -> Result<Bytes, UploadError> {
     let ct = parts
         .headers
@@ -705,6 +742,7 @@ async fn read_image(
     }
     let mut mp = multer::Multipart::new(&mut *body, boundary);
     let mut image: Option<Bytes> = None;
+    let mut over_budget = false;
     let result: Result<(), multer::Error> = async {
         while let Some(mut field) = mp.next_field().await? {
             let wanted = image.is_none()
@@ -720,6 +758,17 @@ async fn read_image(
                             field_name: Some("imagefile".into()),
                         });
                     }
+                    let n = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
+                    match budget.clone().try_acquire_many_owned(n) {
+                        Ok(p) => match held {
+                            Some(h) => h.merge(p),
+                            None => *held = Some(p),
+                        },
+                        Err(_) => {
+                            over_budget = true;
+                            return Ok(());
+                        }
+                    }
                     buf.extend_from_slice(&chunk);
                 }
                 image = Some(buf.freeze());
@@ -731,6 +780,10 @@ async fn read_image(
     }
     .await;
     drop(mp);
+    if over_budget {
+        *held = None;
+        return Err(UploadError::Busy);
+    }
     if let Err(e) = result {
         return Err(if body.exceeded {
             UploadError::TooLarge

@@ -83,6 +83,7 @@ pub struct Snapshot {
     pub jobs_skipped: usize,
     pub rate_limit_clients: usize,
     pub upload_slots_free: usize,
+    pub upload_bytes_free: usize,
 }
 
 impl Metrics {
@@ -181,7 +182,7 @@ impl Metrics {
                 esc(name)
             );
         }
-        let gauges: [(&str, &str, f64); 12] = [
+        let gauges: [(&str, &str, f64); 13] = [
             (
                 "wenzi_queue_depth",
                 "Jobs waiting for a worker.",
@@ -226,6 +227,11 @@ impl Metrics {
                 "wenzi_upload_slots_free",
                 "Free slots for request bodies held in memory.",
                 snap.upload_slots_free as f64,
+            ),
+            (
+                "wenzi_upload_bytes_free",
+                "Free bytes of the upload memory budget.",
+                snap.upload_bytes_free as f64,
             ),
             (
                 "wenzi_worker_panics_total",

@@ -1,10 +1,14 @@
 //! Bounded worker pool for the blocking, CPU-heavy recognition.
 //!
-//! `workers` OS threads take jobs from one bounded queue of `queue_size` slots. Submitting
-//! never waits: when every slot is taken the caller gets [`SubmitError::Full`] at once and
+//! `workers` OS threads take jobs from one bounded queue of `queue_size` slots. Each worker
+//! owns a rayon pool of `threads` threads and runs its jobs inside it, so the engine's
+//! parallel loops use that pool and nothing else: `workers × threads` compute threads in all,
+//! whatever the engine would otherwise pick (no oversubscription). Submitting never waits: when every slot is taken the caller gets [`SubmitError::Full`] at once and
 //! answers 502. A job whose requester has gone (deadline passed, client disconnected) is
 //! skipped instead of run. A panic inside the backend is caught on the worker
-//! (`catch_unwind`), reported as [`JobError::Panicked`], and the worker goes on.
+//! (`catch_unwind`), reported as [`JobError::Panicked`], and the worker goes on. When a
+//! worker finds the queue empty it calls [`OcrBackend::idle`] (the binary uses it to hand
+//! freed memory back to the operating system).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -13,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
 use crate::backend::{BackendError, OcrBackend, OcrOutput};
 
@@ -40,6 +44,8 @@ pub enum SubmitError {
 
 struct Job {
     image: Bytes,
+    /// Released with the image (e.g. the upload memory it takes).
+    hold: Option<OwnedSemaphorePermit>,
     enqueued: Instant,
     deadline: Instant,
     reply: oneshot::Sender<JobResult>,
@@ -57,6 +63,7 @@ pub struct PoolStats {
 pub struct WorkerPool {
     tx: Sender<Job>,
     workers: usize,
+    threads: usize,
     queue_size: usize,
     stats: Arc<PoolStats>,
 }
@@ -65,6 +72,7 @@ impl std::fmt::Debug for WorkerPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WorkerPool")
             .field("workers", &self.workers)
+            .field("threads", &self.threads)
             .field("queue_size", &self.queue_size)
             .finish()
     }
@@ -78,10 +86,17 @@ impl Drop for AliveGuard {
 }
 
 impl WorkerPool {
-    /// Start `workers` threads (at least 1) with a queue of `queue_size` jobs (at least 1).
-    /// The threads end when the pool is dropped and the queue has drained.
-    pub fn new(backend: Arc<dyn OcrBackend>, workers: usize, queue_size: usize) -> Self {
+    /// Start `workers` threads (at least 1), each with its own rayon pool of `threads`
+    /// threads (at least 1), and a queue of `queue_size` jobs (at least 1). The threads end
+    /// when the pool is dropped and the queue has drained.
+    pub fn new(
+        backend: Arc<dyn OcrBackend>,
+        workers: usize,
+        threads: usize,
+        queue_size: usize,
+    ) -> Self {
         let workers = workers.max(1);
+        let threads = threads.max(1);
         let queue_size = queue_size.max(1);
         let (tx, rx) = bounded::<Job>(queue_size);
         let stats = Arc::new(PoolStats::default());
@@ -89,15 +104,21 @@ impl WorkerPool {
             let rx = rx.clone();
             let backend = backend.clone();
             let stats = stats.clone();
+            let compute = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(move |j| format!("wenzi-w{i}-{j}"))
+                .build()
+                .expect("starting a worker's compute threads");
             stats.alive.fetch_add(1, Ordering::SeqCst);
             std::thread::Builder::new()
                 .name(format!("wenzi-worker-{i}"))
-                .spawn(move || worker_loop(rx, backend, stats))
+                .spawn(move || worker_loop(rx, backend, compute, stats))
                 .expect("spawning a worker thread");
         }
         WorkerPool {
             tx,
             workers,
+            threads,
             queue_size,
             stats,
         }
@@ -105,6 +126,11 @@ impl WorkerPool {
 
     pub fn workers(&self) -> usize {
         self.workers
+    }
+
+    /// Compute threads per worker.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     pub fn queue_size(&self) -> usize {
@@ -120,15 +146,18 @@ impl WorkerPool {
         self.stats.alive.load(Ordering::SeqCst) == self.workers as i64
     }
 
-    /// Queue a recognition; never waits.
+    /// Queue a recognition; never waits. `hold` is dropped together with the image: when
+    /// the job has run, is skipped, or is refused.
     pub fn submit(
         &self,
         image: Bytes,
+        hold: Option<OwnedSemaphorePermit>,
         deadline: Instant,
     ) -> Result<oneshot::Receiver<JobResult>, SubmitError> {
         let (reply, rx) = oneshot::channel();
         let job = Job {
             image,
+            hold,
             enqueued: Instant::now(),
             deadline,
             reply,
@@ -147,9 +176,25 @@ impl WorkerPool {
     }
 }
 
-fn worker_loop(rx: Receiver<Job>, backend: Arc<dyn OcrBackend>, stats: Arc<PoolStats>) {
+fn worker_loop(
+    rx: Receiver<Job>,
+    backend: Arc<dyn OcrBackend>,
+    compute: rayon::ThreadPool,
+    stats: Arc<PoolStats>,
+) {
     let _alive = AliveGuard(stats.clone());
-    while let Ok(job) = rx.recv() {
+    loop {
+        let job = match rx.try_recv() {
+            Ok(job) => job,
+            Err(_) => {
+                // Nothing waiting: a good moment to give memory back.
+                backend.idle();
+                match rx.recv() {
+                    Ok(job) => job,
+                    Err(_) => break,
+                }
+            }
+        };
         stats.queued.fetch_sub(1, Ordering::SeqCst);
         let started = Instant::now();
         let queue_wait = started.saturating_duration_since(job.enqueued);
@@ -167,8 +212,9 @@ fn worker_loop(rx: Receiver<Job>, backend: Arc<dyn OcrBackend>, stats: Arc<PoolS
             continue;
         }
         stats.busy.fetch_add(1, Ordering::SeqCst);
-        let image = job.image;
-        let r = catch_unwind(AssertUnwindSafe(|| backend.recognize(&image)));
+        let (image, hold) = (job.image, job.hold);
+        let r = compute.install(|| catch_unwind(AssertUnwindSafe(|| backend.recognize(&image))));
+        drop((image, hold));
         stats.busy.fetch_sub(1, Ordering::SeqCst);
         let outcome = match r {
             Ok(Ok(out)) => Ok(out),

@@ -515,3 +515,62 @@ async fn graceful_shutdown_finishes_open_requests() {
         "still accepting after shutdown"
     );
 }
+
+/// Shutdown in the middle of a run: jobs running and jobs still queued all get their
+/// answers, new connections are refused, and the server is done well within the grace.
+#[tokio::test]
+async fn shutdown_under_load_answers_running_and_queued_jobs() {
+    let s = start(false, |c| {
+        c.app.workers = 2;
+        c.app.threads = 1;
+        c.app.queue_size = 16;
+        c.shutdown_grace = Duration::from_secs(10);
+    })
+    .await;
+    let addr = s.addr;
+    // 8 requests of 300 ms on 2 workers: 2 run, 6 wait in the queue (about 1.2 s in all).
+    let mut reqs = Vec::new();
+    for _ in 0..8 {
+        let uri = format!("{API_PATH}?appkey={}", s.key);
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        reqs.push(tokio::spawn(async move {
+            h1(tcp, ocr_request(&uri, b"TEST:sleep=300")).await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let t0 = std::time::Instant::now();
+    let stop = tokio::spawn(s.shutdown());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "a new connection was accepted during shutdown"
+    );
+    for r in reqs {
+        let (st, j) = r.await.unwrap();
+        assert_eq!(
+            (st, j["DataStatus"]["StatusCode"].as_i64()),
+            (StatusCode::OK, Some(100)),
+            "{j}"
+        );
+    }
+    stop.await.unwrap();
+    let took = t0.elapsed();
+    assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
+}
+
+/// A request still running when the grace time is over does not hold the server up.
+#[tokio::test]
+async fn shutdown_ends_at_the_grace_time() {
+    let s = start(false, |c| c.shutdown_grace = Duration::from_millis(500)).await;
+    let uri = format!("{API_PATH}?appkey={}", s.key);
+    let tcp = TcpStream::connect(s.addr).await.unwrap();
+    let _req = tokio::spawn(async move { h1(tcp, ocr_request(&uri, b"TEST:sleep=5000")).await });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let t0 = std::time::Instant::now();
+    s.shutdown().await;
+    let took = t0.elapsed();
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(3),
+        "shutdown took {took:?} with a 0.5 s grace"
+    );
+}
