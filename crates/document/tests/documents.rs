@@ -164,6 +164,36 @@ fn broken_pdfs_give_errors_not_panics() {
 }
 
 #[test]
+fn damaged_pdfs_never_panic() {
+    // A small scan PDF with bytes overwritten all over it: every outcome is Ok or an error.
+    let small = RgbImage::from_fn(40, 20, |x, y| {
+        wenzi::image::Rgb([(x * 6) as u8, (y * 12) as u8, 9])
+    });
+    let jpeg_bytes = jpeg(&small);
+    let bytes = scan_pdf(&[(&small, Stored::Raw), (&small, Stored::Jpeg(jpeg_bytes))]);
+    let opts = DocumentOptions::default();
+    let mut state = 0x2545_f491_u32;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state
+    };
+    for _ in 0..300 {
+        let mut damaged = bytes.clone();
+        for _ in 0..1 + next() % 8 {
+            let at = next() as usize % damaged.len();
+            damaged[at] = next() as u8;
+        }
+        if let Ok(mut pages) = Pages::open(engine(), &damaged, &opts) {
+            for i in 0..pages.len() {
+                let _ = pages.image(i);
+            }
+        }
+    }
+}
+
+#[test]
 fn page_limits_are_enforced() {
     let a = fixture("page_008.png");
     let bytes = scan_pdf(&[(&a, Stored::Raw), (&a, Stored::Raw)]);
@@ -187,25 +217,37 @@ fn page_limits_are_enforced() {
 
 #[test]
 fn a_pdf_page_without_a_scan_needs_rendering() {
-    // A page of vector text only.
+    // A page of vector text only, in a standard font.
     let mut pdf = Pdf::new();
     pdf.catalog(Ref::new(1)).pages(Ref::new(2));
     pdf.pages(Ref::new(2)).kids([Ref::new(3)]).count(1);
+    pdf.type1_font(Ref::new(5)).base_font(Name(b"Helvetica"));
     let mut content = Content::new();
     content.begin_text();
-    content.set_font(Name(b"F0"), 12.0);
-    content.show(pdf_writer::Str(b"Hello"));
+    content.set_font(Name(b"F0"), 36.0);
+    content.next_line(20.0, 30.0);
+    content.show(pdf_writer::Str(b"Hello World 2026"));
     content.end_text();
     pdf.stream(Ref::new(4), &content.finish());
     let mut page = pdf.page(Ref::new(3));
-    page.media_box(Rect::new(0.0, 0.0, 200.0, 100.0));
+    page.media_box(Rect::new(0.0, 0.0, 360.0, 100.0));
     page.parent(Ref::new(2));
     page.contents(Ref::new(4));
+    page.resources().fonts().pair(Name(b"F0"), Ref::new(5));
     page.finish();
     let bytes = pdf.finish();
     let result = recognize_document(engine(), &bytes, &DocumentOptions::default());
     if cfg!(feature = "render") {
-        assert!(result.is_ok(), "{result:?}");
+        // Rendered at 200 dpi and read.
+        let doc = result.unwrap();
+        // 360 × 100 pt at 200 dpi (the rasterizer truncates: 999 or 1000 columns).
+        assert!(
+            (999..=1000).contains(&doc.pages[0].width),
+            "{}",
+            doc.pages[0].width
+        );
+        assert_eq!(doc.pages[0].height, 277);
+        assert_eq!(doc.texts(), ["Hello World 2026"]);
     } else {
         assert!(
             matches!(result, Err(DocumentError::NeedsRendering { page: 1 })),
