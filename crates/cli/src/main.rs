@@ -1,12 +1,13 @@
 //! `wenzi`: recognize the text in images from the shell.
 //!
-//! `wenzi IMAGE...` prints each image's lines; `--json`/`--jsonl` print lines with boxes and
-//! confidences; `-` reads an image from stdin.
+//! `wenzi IMAGE...` prints each image's lines; `--format` picks JSON, JSON lines, Tesseract TSV,
+//! hOCR, ALTO or a searchable PDF (`-o FILE`); PDFs and multi-page TIFFs are read page by page;
+//! `-` reads an image from stdin.
 
 mod alloc;
 mod draw;
 
-use std::io::{Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use std::time::Instant;
 use clap::Parser;
 use wenzi::image::RgbImage;
 use wenzi::{DetectorKind, Engine, Limits, ModelSet, Page};
+use wenzi_document::{DocumentOptions, InputKind, PageImage, Pages, SearchablePdf};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -46,20 +48,47 @@ enum Command {
 
 #[derive(clap::Args, Debug)]
 struct OcrArgs {
-    /// Image files (PNG, JPEG, BMP, GIF, WebP, TIFF, PNM); `-` reads one from stdin.
+    /// Images (PNG, JPEG, BMP, GIF, WebP, TIFF, PNM), PDFs and multi-page TIFFs; `-` reads one
+    /// from stdin.
     #[arg(required = true)]
     images: Vec<String>,
-    /// Print one pretty JSON object per image: {"file","lines":[{"text","confidence","box"}],"ms"}.
-    #[arg(long, conflicts_with = "jsonl")]
+    /// Output: text (lines), json (one pretty object per page), jsonl (one compact object per
+    /// page per line), tsv (Tesseract's columns), hocr, alto (ALTO 4 XML), pdf (a searchable
+    /// PDF: the page images under invisible text; needs -o).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Same as --format json.
+    #[arg(long, conflicts_with_all = ["jsonl", "format"])]
     json: bool,
-    /// Print one compact JSON object per image per line, in the order given.
-    #[arg(long)]
+    /// Same as --format jsonl.
+    #[arg(long, conflicts_with = "format")]
     jsonl: bool,
+    /// Write the output to this file instead of standard output (required for --format pdf).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
     /// Write the (first) image with numbered line boxes to this PNG file.
     #[arg(long, value_name = "OUT.png")]
     draw: Option<PathBuf>,
+    /// Resolution of rendered PDF pages, and the one assumed for images in a searchable PDF.
+    #[arg(long, default_value_t = DocumentOptions::default().dpi)]
+    dpi: f32,
+    /// Refuse documents with more pages than this.
+    #[arg(long, env = "WENZI_MAX_PAGES", default_value_t = DocumentOptions::default().max_pages)]
+    max_pages: usize,
     #[command(flatten)]
     engine: EngineArgs,
+}
+
+/// What `wenzi` writes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+    Jsonl,
+    Tsv,
+    Hocr,
+    Alto,
+    Pdf,
 }
 
 /// How the OCR engine is built (shared by image mode and `serve`).
@@ -247,6 +276,17 @@ fn ocr_files(cli: OcrArgs) -> ExitCode {
         let (run, keep) = pool_limits();
         wenzi_nn::set_buffer_pool_limits(run.unwrap_or(usize::MAX), keep.unwrap_or(512 << 20));
     }
+    let format = if cli.json {
+        Format::Json
+    } else if cli.jsonl {
+        Format::Jsonl
+    } else {
+        cli.format
+    };
+    if format == Format::Pdf && cli.output.is_none() {
+        eprintln!("wenzi: --format pdf needs an output file (-o FILE)");
+        return ExitCode::from(2);
+    }
     let engine = match cli.engine.build() {
         Ok(e) => e,
         Err(e) => {
@@ -254,74 +294,247 @@ fn ocr_files(cli: OcrArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let progress = (cli.images.len() > 3 && !cli.json).then(|| {
-        let bar = indicatif::ProgressBar::new(cli.images.len() as u64);
-        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    let mut out: Box<dyn Write> = match &cli.output {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Box::new(BufWriter::new(f)),
+            Err(e) => {
+                eprintln!("wenzi: cannot create {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    let doc_opts = DocumentOptions {
+        dpi: cli.dpi,
+        max_pages: cli.max_pages,
+        max_page_pixels: None,
+    };
+    // One bar across every page of every input (documents add their pages once opened),
+    // drawn on a terminal once there are more than three pages.
+    let progress = (format != Format::Json).then(|| {
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(cli.images.len() as u64),
+            indicatif::ProgressDrawTarget::hidden(),
+        );
+        show_if_long(&bar);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} pages {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
         bar
     });
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut sink = Sink {
+        format,
+        out: &mut *out,
+        pages: Vec::new(),
+        pdf: (format == Format::Pdf).then(SearchablePdf::new),
+        first_page: true,
+    };
     let mut failures = 0usize;
     for (index, name) in cli.images.iter().enumerate() {
-        let result = read_input(name).and_then(|bytes| {
-            let t = Instant::now();
-            // Decode once: the same pixels are recognized and, with --draw, drawn on.
-            let image = engine.decode(&bytes).map_err(|e| e.to_string())?;
-            let decoded = t.elapsed();
-            let mut page = engine.recognize_image(&image).map_err(|e| e.to_string())?;
-            page.timings.decode = decoded;
-            page.timings.total = t.elapsed();
-            Ok((image, page, t.elapsed().as_secs_f64() * 1e3))
-        });
-        match result {
-            Ok((image, page, ms)) => {
-                let printed = if cli.jsonl {
-                    writeln!(out, "{}", page_json(name, &page, ms))
-                } else if cli.json {
-                    writeln!(out, "{:#}", page_json(name, &page, ms))
-                } else {
-                    page.lines
-                        .iter()
-                        .try_for_each(|l| writeln!(out, "{}", l.text))
-                };
-                if printed.is_err() {
-                    return ExitCode::from(1); // stdout closed (e.g. piped into `head`)
-                }
-                if index == 0 {
-                    if let Some(path) = &cli.draw {
-                        if let Err(e) = draw_to(path, image, &page) {
-                            eprintln!("wenzi: --draw {}: {e}", path.display());
-                            failures += 1;
-                        }
-                    }
-                }
-            }
+        let report = |e: &str| match &progress {
+            Some(bar) => bar.suspend(|| eprintln!("wenzi: {name}: {e}")),
+            None => eprintln!("wenzi: {name}: {e}"),
+        };
+        let bytes = match read_input(name) {
+            Ok(b) => b,
             Err(e) => {
                 failures += 1;
+                report(&e);
                 if let Some(bar) = &progress {
-                    bar.suspend(|| eprintln!("wenzi: {name}: {e}"));
-                } else {
-                    eprintln!("wenzi: {name}: {e}");
+                    bar.inc(1);
                 }
-                if cli.jsonl {
-                    // Keep one object per image so batch readers stay aligned.
-                    let obj = serde_json::json!({"file": name, "lines": [], "ms": 0.0, "error": e});
-                    let _ = writeln!(out, "{obj}");
+                continue;
+            }
+        };
+        let result = match wenzi_document::sniff(&bytes) {
+            InputKind::Pdf | InputKind::Tiff => ocr_document(
+                &engine,
+                name,
+                &bytes,
+                &doc_opts,
+                &mut sink,
+                progress.as_ref(),
+            ),
+            InputKind::Image => {
+                let result = ocr_image(&engine, &bytes, cli.dpi).and_then(|(image, page, ms)| {
+                    if index == 0 {
+                        if let Some(path) = &cli.draw {
+                            if let Err(e) = draw_to(path, image.image.clone(), &page) {
+                                eprintln!("wenzi: --draw {}: {e}", path.display());
+                                failures += 1;
+                            }
+                        }
+                    }
+                    sink.page(name, None, &image, page, ms)
+                });
+                if let Some(bar) = &progress {
+                    bar.inc(1);
                 }
+                result
+            }
+        };
+        if let Err(e) = result {
+            if e == STDOUT_CLOSED {
+                return ExitCode::from(1); // stdout closed (e.g. piped into `head`)
+            }
+            failures += 1;
+            report(&e);
+            if format == Format::Jsonl {
+                // Keep one object per input so batch readers stay aligned.
+                let obj = serde_json::json!({"file": name, "lines": [], "ms": 0.0, "error": e});
+                let _ = writeln!(sink.out, "{obj}");
             }
         }
-        let _ = out.flush();
-        if let Some(bar) = &progress {
-            bar.inc(1);
-        }
+        let _ = sink.out.flush();
     }
     if let Some(bar) = progress {
         bar.finish_and_clear();
+    }
+    if let Err(e) = sink.finish() {
+        eprintln!("wenzi: {e}");
+        failures += 1;
+    }
+    if out.flush().is_err() {
+        return ExitCode::from(1);
     }
     if failures > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+fn show_if_long(bar: &indicatif::ProgressBar) {
+    if bar.length().unwrap_or(0) > 3 && bar.is_hidden() {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    }
+}
+
+/// The error text for a closed standard output (stop quietly).
+const STDOUT_CLOSED: &str = "standard output closed";
+
+/// Decodes and recognizes one image; returns it, its page and the milliseconds taken.
+fn ocr_image(engine: &Engine, bytes: &[u8], dpi: f32) -> Result<(PageImage, Page, f64), String> {
+    let t = Instant::now();
+    // Decode once: the same pixels are recognized and, with --draw, drawn on.
+    let image = engine.decode(bytes).map_err(|e| e.to_string())?;
+    let decoded = t.elapsed();
+    let mut page = engine.recognize_image(&image).map_err(|e| e.to_string())?;
+    page.timings.decode = decoded;
+    page.timings.total = t.elapsed();
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    Ok((PageImage { image, dpi }, page, ms))
+}
+
+/// Recognizes every page of a PDF or multi-page TIFF.
+fn ocr_document(
+    engine: &Engine,
+    name: &str,
+    bytes: &[u8],
+    opts: &DocumentOptions,
+    sink: &mut Sink<'_>,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<(), String> {
+    let mut pages = Pages::open(engine, bytes, opts).map_err(|e| e.to_string())?;
+    let count = pages.len();
+    if let Some(bar) = progress {
+        bar.inc_length(count.saturating_sub(1) as u64);
+        show_if_long(bar);
+    }
+    for index in 0..count {
+        let t = Instant::now();
+        let result = pages
+            .image(index)
+            .map_err(|e| e.to_string())
+            .and_then(|image| {
+                let decoded = t.elapsed();
+                let mut page = engine
+                    .recognize_image(&image.image)
+                    .map_err(|e| format!("page {}: {e}", index + 1))?;
+                page.timings.decode = decoded;
+                page.timings.total = t.elapsed();
+                let ms = t.elapsed().as_secs_f64() * 1e3;
+                sink.page(name, Some(index + 1), &image, page, ms)
+            });
+        if let Some(bar) = progress {
+            bar.inc(1);
+        }
+        result?;
+    }
+    Ok(())
+}
+
+/// Where recognized pages go: printed at once (text, JSON) or gathered for a whole-document
+/// format (TSV, hOCR, ALTO, PDF).
+struct Sink<'a> {
+    format: Format,
+    out: &'a mut dyn Write,
+    pages: Vec<Page>,
+    pdf: Option<SearchablePdf>,
+    first_page: bool,
+}
+
+impl Sink<'_> {
+    fn page(
+        &mut self,
+        file: &str,
+        number: Option<usize>,
+        image: &PageImage,
+        page: Page,
+        ms: f64,
+    ) -> Result<(), String> {
+        let printed = match self.format {
+            Format::Text => {
+                // Pages of one document are separated by a form feed, as Tesseract does.
+                let separator = if number.is_some_and(|n| n > 1) && !self.first_page {
+                    writeln!(self.out, "\u{c}")
+                } else {
+                    Ok(())
+                };
+                separator.and_then(|_| {
+                    page.lines
+                        .iter()
+                        .try_for_each(|l| writeln!(self.out, "{}", l.text))
+                })
+            }
+            Format::Json => writeln!(self.out, "{:#}", page_json(file, number, &page, ms)),
+            Format::Jsonl => writeln!(self.out, "{}", page_json(file, number, &page, ms)),
+            Format::Tsv | Format::Hocr | Format::Alto => {
+                self.pages.push(page);
+                Ok(())
+            }
+            Format::Pdf => {
+                if let Some(pdf) = &mut self.pdf {
+                    pdf.add_page(&image.image, &page, image.dpi)
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            }
+        };
+        self.first_page = false;
+        printed.map_err(|_| STDOUT_CLOSED.to_string())
+    }
+
+    /// Writes the whole-document formats.
+    fn finish(&mut self) -> Result<(), String> {
+        let written = match self.format {
+            Format::Tsv => self
+                .out
+                .write_all(wenzi_document::tsv(&self.pages).as_bytes()),
+            Format::Hocr => self
+                .out
+                .write_all(wenzi_document::hocr(&self.pages).as_bytes()),
+            Format::Alto => self
+                .out
+                .write_all(wenzi_document::alto(&self.pages).as_bytes()),
+            Format::Pdf => match self.pdf.take() {
+                Some(pdf) => self.out.write_all(&pdf.finish()),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        };
+        written.map_err(|e| format!("cannot write the output: {e}"))
     }
 }
 
@@ -337,18 +550,27 @@ fn read_input(name: &str) -> Result<Vec<u8>, String> {
     }
 }
 
-fn page_json(file: &str, page: &Page, ms: f64) -> serde_json::Value {
+fn page_json(file: &str, number: Option<usize>, page: &Page, ms: f64) -> serde_json::Value {
+    let quad_json = |q: &[[f32; 2]; 4]| -> Vec<[f64; 2]> {
+        q.iter()
+            .map(|p| [round1(p[0] as f64), round1(p[1] as f64)])
+            .collect()
+    };
     let lines: Vec<_> = page
         .lines
         .iter()
         .map(|l| {
-            let quad: Vec<[f64; 2]> = l
-                .quad
+            let words: Vec<_> = l
+                .words
                 .iter()
-                .map(|p| [round1(p[0] as f64), round1(p[1] as f64)])
+                .map(|w| {
+                    serde_json::json!({"text": w.text, "confidence": round3(w.confidence as f64),
+                                       "box": quad_json(&w.quad)})
+                })
                 .collect();
-            serde_json::json!({"text": l.text, "confidence": round3(l.confidence as f64), "box": quad,
-                               "orientation": l.orientation.as_str()})
+            serde_json::json!({"text": l.text, "confidence": round3(l.confidence as f64),
+                               "box": quad_json(&l.quad), "orientation": l.orientation.as_str(),
+                               "words": words})
         })
         .collect();
     let blocks: Vec<_> = page
@@ -360,8 +582,12 @@ fn page_json(file: &str, page: &Page, ms: f64) -> serde_json::Value {
                                "rows": rows, "bounds": b.bounds.map(|v| round1(v as f64))})
         })
         .collect();
-    serde_json::json!({"file": file, "rotation": page.rotation, "lines": lines, "blocks": blocks,
-                       "ms": round1(ms)})
+    let mut obj = serde_json::json!({"file": file, "rotation": page.rotation, "lines": lines,
+                                     "blocks": blocks, "ms": round1(ms)});
+    if let Some(n) = number {
+        obj["page"] = n.into();
+    }
+    obj
 }
 
 fn round1(v: f64) -> f64 {

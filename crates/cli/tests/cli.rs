@@ -117,3 +117,94 @@ fn limit_flags_refuse_large_images_and_crowded_pages() {
         .assert()
         .success();
 }
+
+#[test]
+fn formats_tsv_hocr_alto_and_json_words() {
+    let run = |args: &[&str]| {
+        let out = Command::cargo_bin("wenzi")
+            .unwrap()
+            .args(args)
+            .arg(fixture("page_008.png"))
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out).unwrap()
+    };
+    let tsv = run(&["--format", "tsv"]);
+    assert!(tsv.starts_with("level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"));
+    assert!(
+        tsv.lines()
+            .any(|l| l.starts_with("5\t") && l.ends_with("\tnumber")),
+        "{tsv}"
+    );
+    let hocr = run(&["--format", "hocr"]);
+    assert!(hocr.contains("class=\"ocrx_word\"") && hocr.contains(">number</span>"));
+    let alto = run(&["--format", "alto"]);
+    assert!(alto.contains("CONTENT=\"number\"") && alto.trim_end().ends_with("</alto>"));
+    let json: serde_json::Value = serde_json::from_str(&run(&["--json"])).unwrap();
+    let line = &json["lines"][4];
+    assert_eq!(line["text"], "kill [-9] number");
+    let words: Vec<&str> = line["words"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(words, ["kill", "[-9]", "number"]);
+    assert_eq!(line["words"][0]["box"].as_array().unwrap().len(), 4);
+    let same: serde_json::Value = serde_json::from_str(&run(&["--format", "json"])).unwrap();
+    assert_eq!(same["lines"], json["lines"]);
+}
+
+#[test]
+fn searchable_pdf_round_trip() {
+    let dir = std::env::temp_dir().join(format!("wenzi-cli-pdf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pdf = dir.join("searchable.pdf");
+    // A PDF needs an output file.
+    Command::cargo_bin("wenzi")
+        .unwrap()
+        .args(["--format", "pdf", &fixture("page_008.png")])
+        .assert()
+        .failure();
+    Command::cargo_bin("wenzi")
+        .unwrap()
+        .args(["--format", "pdf", "-o", pdf.to_str().unwrap()])
+        .args([fixture("page_008.png"), fixture("page_003.png")])
+        .assert()
+        .success();
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    // Reading the PDF back reads its two scans, page after page.
+    let text = |args: &[&str]| {
+        let out = Command::cargo_bin("wenzi")
+            .unwrap()
+            .args(args)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out).unwrap()
+    };
+    let direct = text(&[&fixture("page_008.png"), &fixture("page_003.png")]);
+    let back = text(&[pdf.to_str().unwrap()]);
+    let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    assert!(
+        back.contains('\u{c}'),
+        "pages are separated by a form feed: {back:?}"
+    );
+    let (d, b) = (squash(&direct), squash(&back));
+    let same = d.chars().zip(b.chars()).filter(|(x, y)| x == y).count();
+    assert!(same * 10 >= d.chars().count() * 9, "{direct}\n---\n{back}");
+    let jsonl = text(&["--jsonl", pdf.to_str().unwrap()]);
+    let pages: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(pages.len(), 2);
+    assert_eq!(pages[1]["page"], 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
