@@ -64,7 +64,7 @@ pub fn decode_greedy_spans(
                     run.2 = t;
                 }
             } else if let Some(symbol) = charset.symbol(best) {
-                let p = probability_of_max(row.iter().copied(), best_score);
+                let p = probability_of(row.iter().copied(), best, best_score);
                 runs.push((symbol, t, t, p));
             }
         }
@@ -156,7 +156,8 @@ fn insert_missing_spaces(
     }
 }
 
-/// The probability of class `index` in a row of probabilities or logits whose maximum is `max`.
+/// The probability of class `index` in a row of probabilities (PP-OCRv4 ends in Softmax) or
+/// of raw logits (v6), whose largest value is `max`.
 fn probability_of(values: impl Iterator<Item = f32> + Clone, index: usize, max: f32) -> f32 {
     let Some(v) = values.clone().nth(index) else {
         return 0.0;
@@ -190,26 +191,6 @@ fn argmax(values: impl Iterator<Item = f32>) -> (usize, f32) {
         }
     }
     best
-}
-
-/// The probability of the arg-max class, whether the row holds probabilities or logits.
-fn probability_of_max(values: impl Iterator<Item = f32> + Clone, max: f32) -> f32 {
-    let (sum, all_unit) = values.clone().fold((0.0f64, true), |(s, ok), v| {
-        (s + f64::from(v), ok && (0.0..=1.0).contains(&v))
-    });
-    if all_unit && (sum - 1.0).abs() < 1e-2 {
-        return max;
-    }
-    // softmax(max) = 1 / Σ exp(v - max)
-    let denom: f64 = values
-        .filter(|v| v.is_finite())
-        .map(|v| f64::from(v - max).exp())
-        .sum();
-    if denom > 0.0 {
-        (1.0 / denom) as f32
-    } else {
-        0.0
-    }
 }
 
 #[cfg(test)]

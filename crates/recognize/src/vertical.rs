@@ -185,27 +185,7 @@ fn ink_mask(gray: &[u8]) -> Vec<bool> {
     for &v in gray {
         hist[v as usize] += 1;
     }
-    let total = gray.len() as f64;
-    let sum: f64 = hist
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| i as f64 * c as f64)
-        .sum();
-    let (mut w0, mut sum0, mut best, mut t) = (0.0f64, 0.0f64, -1.0f64, 0u8);
-    for (i, &c) in hist.iter().enumerate() {
-        w0 += c as f64;
-        if w0 == 0.0 || w0 == total {
-            continue;
-        }
-        sum0 += i as f64 * c as f64;
-        let w1 = total - w0;
-        let (m0, m1) = (sum0 / w0, (sum - sum0) / w1);
-        let between = w0 * w1 * (m0 - m1).powi(2);
-        if between > best {
-            best = between;
-            t = i as u8;
-        }
-    }
+    let t = wenzi_preprocess::otsu_threshold_hist(&hist);
     let dark = gray.iter().filter(|&&v| v <= t).count();
     let dark_is_ink = dark * 2 <= gray.len();
     gray.iter()
