@@ -367,6 +367,11 @@ impl Layout<'_> {
                 .collect(),
         );
         let tight = rows.len() < 2 || leading <= h;
+        // Lines set solid (almost no leading) that mostly fill their width are running text
+        // even when narrow and row-aligned with their neighbour (a scanned two-column page):
+        // table rows are spaced out and their cells vary in width.
+        let solid = rows.len() >= 2 && leading <= 0.2 * h && 10 * full >= 7 * rows.len();
+        let min_width = if solid { min_width.min(8.0) } else { min_width };
         (width >= min_width * h && gutter >= 2.0 * max_inner_gap && 2 * full >= rows.len() && tight)
             .then_some(width)
     }
