@@ -4,8 +4,9 @@
 //! are first mapped as if the image had been turned back, so columns, rows and tables are
 //! found the same way on every page. The blocks' bounds are then given in image pixels.
 
+use crate::page::points_bounds;
 use crate::reading::{to_upright, QuarterTurns, ReadLine};
-use crate::{Block, BlockKind, LineOrientation};
+use crate::{Block, LineOrientation};
 
 /// Reading order and blocks: returns the permutation of `lines` in reading order and the
 /// blocks as ranges of that order.
@@ -38,34 +39,13 @@ pub(crate) fn arrange(
             .iter()
             .map(|r| start + r.start..start + r.end)
             .collect();
-        let kind = match b.kind {
-            wenzi_layout::BlockKind::Table => BlockKind::Table,
-            wenzi_layout::BlockKind::Vertical => BlockKind::Vertical,
-            _ => BlockKind::Paragraph,
-        };
-        let bounds = bounds_of(b.lines.iter().map(|&i| &lines[i].quad));
+        let bounds = points_bounds(b.lines.iter().flat_map(|&i| &lines[i].quad));
         blocks.push(Block {
-            kind,
+            kind: b.kind,
             lines: start..order.len(),
             rows,
             bounds,
         });
     }
     (order, blocks)
-}
-
-fn bounds_of<'a>(quads: impl Iterator<Item = &'a [[f32; 2]; 4]>) -> [f32; 4] {
-    let mut b = [
-        f32::INFINITY,
-        f32::INFINITY,
-        f32::NEG_INFINITY,
-        f32::NEG_INFINITY,
-    ];
-    for p in quads.flatten() {
-        b[0] = b[0].min(p[0]);
-        b[1] = b[1].min(p[1]);
-        b[2] = b[2].max(p[0]);
-        b[3] = b[3].max(p[1]);
-    }
-    b
 }

@@ -59,13 +59,18 @@ impl Line {
 
 /// Axis-aligned bounds `[x0, y0, x1, y1]` of a quad.
 pub(crate) fn quad_bounds(quad: &[[f32; 2]; 4]) -> [f32; 4] {
+    points_bounds(quad)
+}
+
+/// Axis-aligned bounds `[x0, y0, x1, y1]` of points (of one quad, or of a block's quads).
+pub(crate) fn points_bounds<'a>(points: impl IntoIterator<Item = &'a [f32; 2]>) -> [f32; 4] {
     let mut b = [
         f32::INFINITY,
         f32::INFINITY,
         f32::NEG_INFINITY,
         f32::NEG_INFINITY,
     ];
-    for p in quad {
+    for p in points {
         b[0] = b[0].min(p[0]);
         b[1] = b[1].min(p[1]);
         b[2] = b[2].max(p[0]);
@@ -103,28 +108,8 @@ impl LineOrientation {
     }
 }
 
-/// What a block of lines is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum BlockKind {
-    /// Lines of one text flow: a paragraph, a title, a column's run of lines.
-    Paragraph,
-    /// Cells aligned in rows and columns (tables, forms, schedules): read row by row.
-    Table,
-    /// Vertical columns of CJK text, read right to left.
-    Vertical,
-}
-
-impl BlockKind {
-    /// A short lowercase name: `paragraph`, `table`, `vertical`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BlockKind::Paragraph => "paragraph",
-            BlockKind::Table => "table",
-            BlockKind::Vertical => "vertical",
-        }
-    }
-}
+/// What a block of lines is (the layout crate's kinds: paragraph, table, vertical).
+pub use wenzi_layout::BlockKind;
 
 /// A group of lines that belong together on the page.
 #[derive(Debug, Clone, PartialEq)]

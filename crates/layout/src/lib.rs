@@ -92,6 +92,17 @@ pub enum BlockKind {
     Vertical,
 }
 
+impl BlockKind {
+    /// A short lowercase name: `paragraph`, `table`, `vertical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockKind::Paragraph => "paragraph",
+            BlockKind::Table => "table",
+            BlockKind::Vertical => "vertical",
+        }
+    }
+}
+
 /// A group of lines that a reader takes in one go.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Block {
