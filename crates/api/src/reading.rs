@@ -149,14 +149,12 @@ pub(crate) fn read_boxes(
         // (windows are small copies; the crops themselves are kept for recognition)
         for (c, o) in candidates.iter().zip(cls.classify(&images)?) {
             if o.upside_down {
-                let turns = c.orientation.page_turns() + 2;
-                if let Some(img) = crop(&boxes[c.line].points, turns) {
-                    extra.push(Candidate {
-                        line: c.line,
-                        orientation: LineOrientation::from_turns(turns),
-                        image: img,
-                    });
-                }
+                // The crop of the quad turned by two more quarters is this crop turned 180°.
+                extra.push(Candidate {
+                    line: c.line,
+                    orientation: LineOrientation::from_turns(c.orientation.page_turns() + 2),
+                    image: wenzi_recognize::rotate180(&c.image),
+                });
             }
         }
     }
