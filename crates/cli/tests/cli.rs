@@ -9,17 +9,22 @@ fn fixture(name: &str) -> String {
     )
 }
 
-#[test]
-fn prints_the_lines_of_an_image() {
+/// Runs `wenzi ARGS`, expects success, returns its standard output.
+fn stdout_of(args: &[&str]) -> String {
     let out = Command::cargo_bin("wenzi")
         .unwrap()
-        .arg(fixture("page_008.png"))
+        .args(args)
         .assert()
         .success()
         .get_output()
         .stdout
         .clone();
-    let text = String::from_utf8(out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn prints_the_lines_of_an_image() {
+    let text = stdout_of(&[&fixture("page_008.png")]);
     assert_eq!(text.lines().count(), 6, "{text}");
     assert!(text.contains("kill [-9] number"), "{text}");
 }
@@ -120,18 +125,8 @@ fn limit_flags_refuse_large_images_and_crowded_pages() {
 
 #[test]
 fn formats_tsv_hocr_alto_and_json_words() {
-    let run = |args: &[&str]| {
-        let out = Command::cargo_bin("wenzi")
-            .unwrap()
-            .args(args)
-            .arg(fixture("page_008.png"))
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        String::from_utf8(out).unwrap()
-    };
+    let page = fixture("page_008.png");
+    let run = |args: &[&str]| stdout_of(&[args, &[page.as_str()]].concat());
     let tsv = run(&["--format", "tsv"]);
     assert!(tsv.starts_with("level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"));
     assert!(
@@ -178,19 +173,8 @@ fn searchable_pdf_round_trip() {
     let bytes = std::fs::read(&pdf).unwrap();
     assert!(bytes.starts_with(b"%PDF-"));
     // Reading the PDF back reads its two scans, page after page.
-    let text = |args: &[&str]| {
-        let out = Command::cargo_bin("wenzi")
-            .unwrap()
-            .args(args)
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        String::from_utf8(out).unwrap()
-    };
-    let direct = text(&[&fixture("page_008.png"), &fixture("page_003.png")]);
-    let back = text(&[pdf.to_str().unwrap()]);
+    let direct = stdout_of(&[&fixture("page_008.png"), &fixture("page_003.png")]);
+    let back = stdout_of(&[pdf.to_str().unwrap()]);
     let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
     assert!(
         back.contains('\u{c}'),
@@ -199,7 +183,7 @@ fn searchable_pdf_round_trip() {
     let (d, b) = (squash(&direct), squash(&back));
     let same = d.chars().zip(b.chars()).filter(|(x, y)| x == y).count();
     assert!(same * 10 >= d.chars().count() * 9, "{direct}\n---\n{back}");
-    let jsonl = text(&["--jsonl", pdf.to_str().unwrap()]);
+    let jsonl = stdout_of(&["--jsonl", pdf.to_str().unwrap()]);
     let pages: Vec<serde_json::Value> = jsonl
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
