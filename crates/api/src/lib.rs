@@ -20,6 +20,8 @@ mod error;
 mod models;
 mod page;
 mod reading;
+#[cfg(feature = "serde")]
+mod shape;
 mod words;
 
 pub use engine::{DetectorKind, Engine, EngineBuilder, Limits};

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 /// One recognized text line.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Line {
     pub text: String,
     /// Mean per-character probability, in `[0, 1]`.
@@ -11,6 +12,7 @@ pub struct Line {
     /// The line's corners in image pixels, clockwise from the top-left of its text (where
     /// the text starts, on the side the glyphs' tops face), so a line read upside down starts
     /// at the image's bottom right. A vertical column starts at its top-left.
+    #[cfg_attr(feature = "serde", serde(rename = "box"))]
     pub quad: [[f32; 2]; 4],
     /// How the line lies in the image.
     pub orientation: LineOrientation,
@@ -22,10 +24,12 @@ pub struct Line {
 
 /// One word of a [`Line`].
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Word {
     pub text: String,
     /// The word's part of its line: corners in image pixels, clockwise from the top-left of
     /// its text, like [`Line::quad`].
+    #[cfg_attr(feature = "serde", serde(rename = "box"))]
     pub quad: [[f32; 2]; 4],
     /// Mean probability of the word's characters, in `[0, 1]`.
     pub confidence: f32,
@@ -42,9 +46,11 @@ impl Word {
 
 /// One character of a [`Word`].
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Char {
     pub text: String,
     /// The character's part of its line, in image pixels, clockwise from its text's top-left.
+    #[cfg_attr(feature = "serde", serde(rename = "box"))]
     pub quad: [[f32; 2]; 4],
     /// Probability the recognizer gave the character, in `[0, 1]`.
     pub confidence: f32,
@@ -81,6 +87,11 @@ pub(crate) fn points_bounds<'a>(points: impl IntoIterator<Item = &'a [f32; 2]>) 
 
 /// How a line's characters lie in the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum LineOrientation {
     /// A horizontal line, upright.
     #[default]
@@ -113,24 +124,33 @@ pub use wenzi_layout::BlockKind;
 
 /// A group of lines that belong together on the page.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Block {
     pub kind: BlockKind,
     /// Indices into [`Page::lines`], in reading order (consecutive: blocks partition the page).
+    #[cfg_attr(feature = "serde", serde(with = "crate::shape::range"))]
     pub lines: std::ops::Range<usize>,
     /// For a [`BlockKind::Table`], its rows as ranges of [`Page::lines`], each read left to
     /// right; empty for other kinds.
+    #[cfg_attr(feature = "serde", serde(with = "crate::shape::ranges"))]
     pub rows: Vec<std::ops::Range<usize>>,
     /// Axis-aligned bounds `[x0, y0, x1, y1]` of the block's lines, in image pixels.
     pub bounds: [f32; 4],
 }
 
-/// Time spent in each stage of one recognition.
+/// Time spent in each stage of one recognition (in JSON: milliseconds, as floats).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Timings {
+    #[cfg_attr(feature = "serde", serde(with = "crate::shape::millis"))]
     pub decode: Duration,
+    #[cfg_attr(feature = "serde", serde(with = "crate::shape::millis"))]
     pub detect: Duration,
+    #[cfg_attr(feature = "serde", serde(with = "crate::shape::millis"))]
     pub classify: Duration,
+    #[cfg_attr(feature = "serde", serde(with = "crate::shape::millis"))]
     pub recognize: Duration,
+    #[cfg_attr(feature = "serde", serde(with = "crate::shape::millis"))]
     pub total: Duration,
 }
 
@@ -149,7 +169,25 @@ impl Timings {
 }
 
 /// The text of one image, lines in reading order.
+///
+/// With the default `serde` feature a page serializes (and deserializes) to this JSON: field
+/// names as here, except that quads are called `box`; quads are `[[x, y], ...]` (4 corners,
+/// clockwise from the text's top-left), ranges `[start, end]`, enums their `as_str()` names,
+/// timings milliseconds. The server's `detail=1` and the CLI's `--format json` print it.
+///
+/// ```json
+/// {"width": 480, "height": 200, "rotation": 0,
+///  "lines": [{"text": "kill -9", "confidence": 0.98,
+///             "box": [[40, 10], [120, 10], [120, 30], [40, 30]], "orientation": "upright",
+///             "words": [{"text": "kill", "box": [[40, 10], [75, 10], [75, 30], [40, 30]],
+///                        "confidence": 0.99,
+///                        "chars": [{"text": "k", "box": [[40, 10], [48, 10], [48, 30], [40, 30]],
+///                                   "confidence": 0.99}, ...]}, ...]}],
+///  "blocks": [{"kind": "paragraph", "lines": [0, 1], "rows": [], "bounds": [40, 10, 120, 30]}],
+///  "timings": {"decode": 1.2, "detect": 20.5, "classify": 0.8, "recognize": 30.1, "total": 52.9}}
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Page {
     pub width: u32,
     pub height: u32,
@@ -162,6 +200,7 @@ pub struct Page {
     /// The lines grouped into blocks, in reading order; each block holds a consecutive run
     /// of [`Page::lines`].
     pub blocks: Vec<Block>,
+    #[cfg_attr(feature = "serde", serde(default))]
     pub timings: Timings,
 }
 

@@ -498,8 +498,16 @@ impl Sink<'_> {
                         .try_for_each(|l| writeln!(self.out, "{}", l.text))
                 })
             }
-            Format::Json => writeln!(self.out, "{:#}", page_json(file, number, &page, ms)),
-            Format::Jsonl => writeln!(self.out, "{}", page_json(file, number, &page, ms)),
+            Format::Json | Format::Jsonl => {
+                let obj = PageJson::new(file, number, &page, ms);
+                let text = if self.format == Format::Json {
+                    serde_json::to_string_pretty(&obj)
+                } else {
+                    serde_json::to_string(&obj)
+                };
+                let text = text.map_err(|e| format!("cannot write JSON: {e}"))?;
+                writeln!(self.out, "{text}")
+            }
             Format::Tsv | Format::Hocr | Format::Alto => {
                 self.pages.push(page);
                 Ok(())
@@ -550,52 +558,28 @@ fn read_input(name: &str) -> Result<Vec<u8>, String> {
     }
 }
 
-fn page_json(file: &str, number: Option<usize>, page: &Page, ms: f64) -> serde_json::Value {
-    let quad_json = |q: &[[f32; 2]; 4]| -> Vec<[f64; 2]> {
-        q.iter()
-            .map(|p| [round1(p[0] as f64), round1(p[1] as f64)])
-            .collect()
-    };
-    let lines: Vec<_> = page
-        .lines
-        .iter()
-        .map(|l| {
-            let words: Vec<_> = l
-                .words
-                .iter()
-                .map(|w| {
-                    serde_json::json!({"text": w.text, "confidence": round3(w.confidence as f64),
-                                       "box": quad_json(&w.quad)})
-                })
-                .collect();
-            serde_json::json!({"text": l.text, "confidence": round3(l.confidence as f64),
-                               "box": quad_json(&l.quad), "orientation": l.orientation.as_str(),
-                               "words": words})
-        })
-        .collect();
-    let blocks: Vec<_> = page
-        .blocks
-        .iter()
-        .map(|b| {
-            let rows: Vec<[usize; 2]> = b.rows.iter().map(|r| [r.start, r.end]).collect();
-            serde_json::json!({"kind": b.kind.as_str(), "lines": [b.lines.start, b.lines.end],
-                               "rows": rows, "bounds": b.bounds.map(|v| round1(v as f64))})
-        })
-        .collect();
-    let mut obj = serde_json::json!({"file": file, "rotation": page.rotation, "lines": lines,
-                                     "blocks": blocks, "ms": round1(ms)});
-    if let Some(n) = number {
-        obj["page"] = n.into();
+/// One page of `--format json|jsonl`: the page's own JSON (see `wenzi::Page`) between the
+/// CLI's fields, which keep their names (`file`, `page` from 1 for documents, `ms`).
+#[derive(serde::Serialize)]
+struct PageJson<'a> {
+    file: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    page: Option<usize>,
+    #[serde(flatten)]
+    result: &'a Page,
+    /// Wall time for the page, rounded to 0.1 ms.
+    ms: f64,
+}
+
+impl<'a> PageJson<'a> {
+    fn new(file: &'a str, page: Option<usize>, result: &'a Page, ms: f64) -> Self {
+        Self {
+            file,
+            page,
+            result,
+            ms: (ms * 10.0).round() / 10.0,
+        }
     }
-    obj
-}
-
-fn round1(v: f64) -> f64 {
-    (v * 10.0).round() / 10.0
-}
-
-fn round3(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
 }
 
 fn draw_to(path: &PathBuf, mut image: RgbImage, page: &Page) -> Result<(), String> {

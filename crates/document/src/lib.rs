@@ -55,6 +55,7 @@ impl Default for DocumentOptions {
 
 /// A recognized document: its pages in order.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Document {
     pub pages: Vec<wenzi::Page>,
 }

@@ -81,6 +81,11 @@ impl LineBox {
 
 /// What a block of lines is, which decides how its lines are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 #[non_exhaustive]
 pub enum BlockKind {
     /// Running text (or a single line): lines read top to bottom.
