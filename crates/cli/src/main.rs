@@ -194,9 +194,10 @@ struct ServeBackend(Engine);
 impl wenzi_server::OcrBackend for ServeBackend {
     fn recognize(
         &self,
-        image: &[u8],
+        upload: &[u8],
+        job: &wenzi_server::JobOptions,
     ) -> Result<wenzi_server::OcrOutput, wenzi_server::BackendError> {
-        wenzi_server::OcrBackend::recognize(&self.0, image)
+        wenzi_server::OcrBackend::recognize(&self.0, upload, job)
     }
 
     fn idle(&self) {

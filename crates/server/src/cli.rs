@@ -96,6 +96,10 @@ pub struct ServeArgs {
     /// Seconds to let open requests finish after SIGTERM.
     #[arg(long, default_value_t = 30.0)]
     pub shutdown_grace: f64,
+    /// Most pages of an uploaded PDF or multi-page TIFF (read one after another by one
+    /// worker); more: -1.
+    #[arg(long, env = "WENZI_MAX_PDF_PAGES", default_value_t = crate::backend::DEFAULT_MAX_PAGES)]
+    pub max_pdf_pages: usize,
     /// Log format on stderr (level from RUST_LOG, default info).
     #[arg(long, env = "WENZI_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -136,6 +140,9 @@ impl ServeArgs {
         if self.max_body == 0 || self.demo_max_body == 0 {
             anyhow::bail!("--max-body and --demo-max-body must be > 0");
         }
+        if self.max_pdf_pages == 0 {
+            anyhow::bail!("--max-pdf-pages must be at least 1");
+        }
         Ok(ServeConfig {
             listen: self.listen.clone(),
             database: self.database.clone(),
@@ -168,6 +175,7 @@ impl ServeArgs {
                 trusted_proxies,
                 cors_origins: self.cors_origin.clone(),
                 demo: !self.no_demo,
+                max_pdf_pages: self.max_pdf_pages,
             },
             initial_key: !self.no_initial_key,
             max_connections: self.max_connections.max(1),

@@ -75,6 +75,8 @@ pub struct AppConfig {
     pub cors_origins: Vec<String>,
     /// Serve the demo page and the demo endpoint.
     pub demo: bool,
+    /// Most pages of an uploaded PDF or multi-page TIFF; more: -1.
+    pub max_pdf_pages: usize,
 }
 
 impl Default for AppConfig {
@@ -98,6 +100,7 @@ impl Default for AppConfig {
             trusted_proxies: Vec::new(),
             cors_origins: Vec::new(),
             demo: true,
+            max_pdf_pages: crate::backend::DEFAULT_MAX_PAGES,
         }
     }
 }
@@ -571,7 +574,10 @@ async fn pipeline(
     }
 
     // 5. Queue for a worker; never wait for a queue slot.
-    let rx = match s.pool().submit(image, held, deadline) {
+    let rx = match s
+        .pool()
+        .submit(image, held, deadline, s.config().max_pdf_pages)
+    {
         Ok(rx) => rx,
         Err(SubmitError::Full) => {
             return busy("服务器繁忙：任务队列已满 / server busy: work queue full")
@@ -605,9 +611,11 @@ async fn pipeline(
             }
             let boxes = ep == Endpoint::Demo
                 && matches!(query_param(parts, "boxes").as_deref(), Some("1" | "true"));
+            let detail = query_param(parts, "detail").as_deref() == Some("1");
             let data = Data {
-                Boxes: boxes.then(|| out.lines.iter().map(|l| l.quad).collect()),
-                ResultText: out.lines.into_iter().map(|l| l.text).collect(),
+                Boxes: boxes.then(|| out.lines().map(|l| l.quad).collect()),
+                ResultText: out.lines().map(|l| l.text.clone()).collect(),
+                Pages: detail.then_some(out.pages),
             };
             ApiResponse::ok(data)
         }

@@ -21,7 +21,7 @@ pub mod store;
 pub mod testing;
 pub mod tls;
 
-pub use backend::{BackendError, OcrBackend, OcrLine, OcrOutput};
+pub use backend::{BackendError, JobOptions, OcrBackend, OcrOutput};
 pub use cli::{
     init_tracing, keys_command_to, run_keys_command, KeysArgs, KeysCommand, LogFormat, ServeArgs,
 };

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
-use crate::backend::{BackendError, OcrBackend, OcrOutput};
+use crate::backend::{BackendError, JobOptions, OcrBackend, OcrOutput};
 
 #[derive(Debug)]
 pub enum JobError {
@@ -48,6 +48,8 @@ struct Job {
     hold: Option<OwnedSemaphorePermit>,
     enqueued: Instant,
     deadline: Instant,
+    /// Most pages of an uploaded document.
+    max_pages: usize,
     reply: oneshot::Sender<JobResult>,
 }
 
@@ -147,12 +149,13 @@ impl WorkerPool {
     }
 
     /// Queue a recognition; never waits. `hold` is dropped together with the image: when
-    /// the job has run, is skipped, or is refused.
+    /// the job has run, is skipped, or is refused. A document may have `max_pages` pages.
     pub fn submit(
         &self,
         image: Bytes,
         hold: Option<OwnedSemaphorePermit>,
         deadline: Instant,
+        max_pages: usize,
     ) -> Result<oneshot::Receiver<JobResult>, SubmitError> {
         let (reply, rx) = oneshot::channel();
         let job = Job {
@@ -160,6 +163,7 @@ impl WorkerPool {
             hold,
             enqueued: Instant::now(),
             deadline,
+            max_pages,
             reply,
         };
         self.stats.queued.fetch_add(1, Ordering::SeqCst);
@@ -213,7 +217,12 @@ fn worker_loop(
         }
         stats.busy.fetch_add(1, Ordering::SeqCst);
         let (image, hold) = (job.image, job.hold);
-        let r = compute.install(|| catch_unwind(AssertUnwindSafe(|| backend.recognize(&image))));
+        let opts = JobOptions {
+            max_pages: job.max_pages,
+            deadline: Some(job.deadline),
+        };
+        let r =
+            compute.install(|| catch_unwind(AssertUnwindSafe(|| backend.recognize(&image, &opts))));
         drop((image, hold));
         stats.busy.fetch_sub(1, Ordering::SeqCst);
         let outcome = match r {

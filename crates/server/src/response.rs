@@ -89,6 +89,10 @@ pub struct Data {
     /// Only with `?boxes=1` on the demo endpoint (outside the contract).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub Boxes: Option<Vec<[[f32; 2]; 4]>>,
+    /// Only with `?detail=1` (outside the contract): each page as `wenzi::Page` serializes
+    /// (lines with boxes, words, blocks, rotation), one per page of a document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub Pages: Option<Vec<wenzi::Page>>,
 }
 
 /// One answer of the OCR endpoints.

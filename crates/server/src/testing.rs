@@ -3,7 +3,8 @@
 //! [`TestBackend`] decodes nothing. It sniffs the format from the magic bytes (PNG, JPEG,
 //! GIF, BMP, WebP, TIFF; anything else is `UnsupportedFormat`), treats an image shorter than
 //! 16 bytes as truncated (`InvalidImage`), optionally burns `work` of CPU time, and answers
-//! two lines derived from the bytes:
+//! two lines derived from the bytes (as one [`wenzi::Page`]: 8 px per character, lines 30 px
+//! apart, a word per run of non-spaces, a box per character):
 //!
 //! ```text
 //! PNG 1234 bytes
@@ -15,7 +16,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::backend::{BackendError, OcrBackend, OcrLine, OcrOutput};
+use crate::backend::{BackendError, JobOptions, OcrBackend, OcrOutput};
 
 #[derive(Debug, Clone, Default)]
 pub struct TestBackend {
@@ -82,29 +83,85 @@ fn burn(d: Duration) {
     std::hint::black_box(x);
 }
 
-fn quad(i: usize, len: usize) -> [[f32; 2]; 4] {
+/// The box of characters `from..to` of line `i`.
+fn quad(i: usize, from: usize, to: usize) -> [[f32; 2]; 4] {
     let y = 10.0 + 30.0 * i as f32;
-    let w = 10.0 + 8.0 * len as f32;
-    [[10.0, y], [w, y], [w, y + 24.0], [10.0, y + 24.0]]
+    let (x0, x1) = (10.0 + 8.0 * from as f32, 10.0 + 8.0 * to as f32);
+    [[x0, y], [x1, y], [x1, y + 24.0], [x0, y + 24.0]]
+}
+
+fn line(i: usize, text: String) -> wenzi::Line {
+    let chars: Vec<char> = text.chars().collect();
+    let mut words = Vec::new();
+    let mut k = 0;
+    while k < chars.len() {
+        if chars[k] == ' ' {
+            k += 1;
+            continue;
+        }
+        let end = (k..chars.len())
+            .find(|&j| chars[j] == ' ')
+            .unwrap_or(chars.len());
+        words.push(wenzi::Word {
+            text: chars[k..end].iter().collect(),
+            quad: quad(i, k, end),
+            confidence: 0.99,
+            chars: (k..end)
+                .map(|j| wenzi::Char {
+                    text: chars[j].to_string(),
+                    quad: quad(i, j, j + 1),
+                    confidence: 0.99,
+                })
+                .collect(),
+        });
+        k = end;
+    }
+    wenzi::Line {
+        quad: quad(i, 0, chars.len()),
+        confidence: 0.99,
+        orientation: wenzi::LineOrientation::Upright,
+        words,
+        text,
+    }
 }
 
 fn output(lines: Vec<String>, stage_ms: Vec<(&'static str, f64)>) -> OcrOutput {
+    let lines: Vec<wenzi::Line> = lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, text)| line(i, text))
+        .collect();
+    let width = lines
+        .iter()
+        .map(|l| l.quad[1][0] as u32 + 10)
+        .max()
+        .unwrap_or(0);
+    let page = wenzi::Page {
+        width,
+        height: 30 * lines.len() as u32 + 10,
+        rotation: 0,
+        blocks: vec![wenzi::Block {
+            kind: wenzi::BlockKind::Paragraph,
+            lines: 0..lines.len(),
+            rows: Vec::new(),
+            bounds: [
+                10.0,
+                10.0,
+                width as f32 - 10.0,
+                30.0 * lines.len() as f32 + 4.0,
+            ],
+        }],
+        lines,
+        timings: wenzi::Timings::default(),
+    };
     OcrOutput {
-        lines: lines
-            .into_iter()
-            .enumerate()
-            .map(|(i, text)| OcrLine {
-                quad: quad(i, text.chars().count()),
-                text,
-                confidence: 0.99,
-            })
-            .collect(),
+        pages: vec![page],
         stage_ms,
     }
 }
 
 impl OcrBackend for TestBackend {
-    fn recognize(&self, image: &[u8]) -> Result<OcrOutput, BackendError> {
+    fn recognize(&self, image: &[u8], _job: &JobOptions) -> Result<OcrOutput, BackendError> {
         let t0 = Instant::now();
         if let Some(rest) = image.strip_prefix(b"TEST:") {
             let line = rest.split(|b| *b == b'\n').next().unwrap_or_default();

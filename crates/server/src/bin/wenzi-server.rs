@@ -31,7 +31,7 @@ enum Cmd {
     /// Run the HTTP server.
     Serve {
         #[command(flatten)]
-        args: ServeArgs,
+        args: Box<ServeArgs>,
         /// OCR backend. This build only has the test backend.
         #[arg(long, value_enum)]
         backend: BackendKind,

@@ -15,7 +15,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::Router;
 use http::{HeaderName, HeaderValue, Request, StatusCode};
-use wenzi_server::backend::{BackendError, OcrBackend, OcrOutput};
+use wenzi_server::backend::{BackendError, JobOptions, OcrBackend, OcrOutput};
 use wenzi_server::testing::TestBackend;
 use wenzi_server::{router, AppConfig, AppState, KeyStore, API_PATH, DEMO_PATH};
 
@@ -25,11 +25,11 @@ pub const BOUNDARY: &str = "----wenziTestBoundary7MA4YWxkTrZu0gW";
 pub struct FuzzBackend(pub TestBackend);
 
 impl OcrBackend for FuzzBackend {
-    fn recognize(&self, image: &[u8]) -> Result<OcrOutput, BackendError> {
+    fn recognize(&self, image: &[u8], job: &JobOptions) -> Result<OcrOutput, BackendError> {
         if image.starts_with(b"TEST:") {
             return Err(BackendError::InvalidImage("directive".into()));
         }
-        self.0.recognize(image)
+        self.0.recognize(image, job)
     }
 }
 

@@ -13,7 +13,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 use wenzi_server::testing::{multipart_body, TestBackend};
-use wenzi_server::{router, AppConfig, AppState, KeyStore};
+use wenzi_server::{router, AppConfig, AppState, KeyStore, OcrBackend};
 
 pub struct TestApp {
     pub state: AppState,
@@ -37,6 +37,10 @@ pub fn test_config() -> AppConfig {
 }
 
 pub async fn app_with(cfg: AppConfig) -> TestApp {
+    app_with_backend(cfg, Arc::new(TestBackend::new())).await
+}
+
+pub async fn app_with_backend(cfg: AppConfig, backend: Arc<dyn OcrBackend>) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("keys.db");
     let store = KeyStore::open(db.to_str().unwrap()).await.unwrap();
@@ -45,7 +49,7 @@ pub async fn app_with(cfg: AppConfig) -> TestApp {
         .await
         .unwrap()
         .key;
-    let state = AppState::new(cfg, store.clone(), Arc::new(TestBackend::new()));
+    let state = AppState::new(cfg, store.clone(), backend);
     TestApp {
         router: router(state.clone()),
         state,
