@@ -1,5 +1,7 @@
 //! The demo page in headless Chromium, driven over the DevTools protocol: upload an image
-//! through the page's file input and check the recognized text appears.
+//! through the page's file input and check the recognized text appears, the line and word
+//! boxes are drawn over the image at its displayed size, and hovering a line highlights its
+//! box.
 //!
 //! Needs Debian's `chromium` (/usr/bin/chromium, or $WENZI_CHROMIUM). Without it the test is
 //! skipped with a message, unless WENZI_REQUIRE_BROWSER=1 (CI), where it fails.
@@ -221,17 +223,50 @@ async fn demo_page_recognizes_an_uploaded_image() {
     for w in &want {
         assert!(text.contains(w), "page shows {text:?}, expected {want:?}");
     }
-    // the image is shown, and boxes were drawn on the overlay
+    let want_lines = 6u64;
+    assert_eq!(
+        cdp.eval("document.querySelectorAll('#result li')[4].textContent")
+            .await,
+        json!("kill [-9] number")
+    );
+    // The image is shown, with one box per result line and one per word over it, scaled
+    // from image pixels to the displayed size.
     assert_eq!(
         cdp.eval("document.getElementById('preview').naturalWidth")
             .await,
         json!(width)
     );
+    let overlay = cdp.eval(OVERLAY_JS).await;
+    assert_eq!(overlay["items"], json!(want_lines), "{overlay}");
+    assert_eq!(overlay["lines"], overlay["items"], "{overlay}");
+    assert!(overlay["words"].as_u64().unwrap() > want_lines, "{overlay}");
+    assert_eq!(overlay["words"], overlay["page_words"], "{overlay}");
+    for check in ["scaled", "same_size", "all_inside", "line_placed"] {
+        assert_eq!(overlay[check], json!(true), "{check}: {overlay}");
+    }
+
+    // Hovering a result line highlights its box, and only its box; leaving clears it.
+    let at = cdp
+        .eval(
+            "(() => { const li = document.querySelectorAll('#result li')[4]; li.scrollIntoView(); \
+             const r = li.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; })()",
+        )
+        .await;
+    let hover = |x: f64, y: f64| json!({"type": "mouseMoved", "x": x, "y": y, "button": "none", "pointerType": "mouse"});
+    cdp.call(
+        "Input.dispatchMouseEvent",
+        hover(at[0].as_f64().unwrap(), at[1].as_f64().unwrap()),
+    )
+    .await;
+    let lit = "[...document.querySelectorAll('#overlay polygon.hl')].map(p => p.dataset.line)";
+    assert_eq!(cdp.eval(lit).await, json!(["4"]));
     assert_eq!(
-        cdp.eval("document.getElementById('overlay').width > 0")
+        cdp.eval("document.querySelectorAll('#result li')[4].classList.contains('hl')")
             .await,
         json!(true)
     );
+    cdp.call("Input.dispatchMouseEvent", hover(2.0, 2.0)).await;
+    assert_eq!(cdp.eval(lit).await, json!([]));
     assert_eq!(
         state.metrics().requests("demo", wenzi_server::Code::Ok),
         1,
@@ -245,6 +280,36 @@ async fn demo_page_recognizes_an_uploaded_image() {
     }
     let _ = child.kill().await;
 }
+
+/// What the overlay shows, measured in the page: boxes per kind, whether the SVG covers the
+/// displayed image exactly, whether the image is shown smaller than its pixels (so scaling
+/// matters), whether every box lies on the image, and whether line 4's box sits where its
+/// `box` scaled to the display puts it.
+const OVERLAY_JS: &str = r#"(() => {
+  const page = JSON.parse(document.getElementById('raw').textContent).Data.Pages[0];
+  const img = document.getElementById('preview').getBoundingClientRect();
+  const svg = document.getElementById('overlay').getBoundingClientRect();
+  const polys = [...document.querySelectorAll('#overlay polygon')];
+  const lines = polys.filter(p => p.classList.contains('line'));
+  const inside = (r) => r.left >= img.left - 1 && r.right <= img.right + 1
+    && r.top >= img.top - 1 && r.bottom <= img.bottom + 1;
+  const s = img.width / page.width;
+  const box = page.lines[4].box, r = lines[4].getBoundingClientRect();
+  const near = (a, b) => Math.abs(a - b) < 2;
+  return {
+    items: document.querySelectorAll('#result li').length,
+    lines: lines.length,
+    words: polys.filter(p => p.classList.contains('word')).length,
+    page_words: page.lines.reduce((n, l) => n + l.words.length, 0),
+    same_size: near(svg.width, img.width) && near(svg.height, img.height)
+      && near(svg.left, img.left) && near(svg.top, img.top),
+    scaled: img.width < page.width - 10,
+    all_inside: polys.every(p => inside(p.getBoundingClientRect())),
+    line_placed: near(r.left, img.left + Math.min(...box.map(p => p[0])) * s)
+      && near(r.bottom, img.top + Math.max(...box.map(p => p[1])) * s)
+      && near(r.width, (Math.max(...box.map(p => p[0])) - Math.min(...box.map(p => p[0]))) * s),
+  };
+})()"#;
 
 /// Width from a PNG's IHDR chunk.
 fn image_width(png: &[u8]) -> u32 {
