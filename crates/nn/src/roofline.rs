@@ -40,7 +40,10 @@ impl Isa {
         {
             match self {
                 Isa::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
-                Isa::Avx2Fma => crate::simd::has_avx2_fma(),
+                Isa::Avx2Fma => {
+                    std::arch::is_x86_feature_detected!("avx2")
+                        && std::arch::is_x86_feature_detected!("fma")
+                }
                 Isa::Portable => true,
             }
         }
