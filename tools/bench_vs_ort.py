@@ -13,7 +13,9 @@ intra-op thread count; inter-op parallelism is off.
     ~/.cache/wenzi-peers/bin/python tools/bench_vs_ort.py [--runs N] [--threads 1,2] [--only SUBSTRING] [--ab KEY=VALUE]
 
 --ab KEY=VALUE also times wenzi-nn with that environment variable set (e.g.
-WENZI_NN_MAX_ISA=avx2) right beside the default, so a before/after ratio comes from one run.
+WENZI_NN_MAX_ISA=avx2) right beside the default, so a before/after ratio comes from one run;
+--ab-exe PATH does the same with another build of bench_shapes (e.g. a copy made before a
+change).
 
 Prints a Markdown table (paste into docs/performance.md).
 """
@@ -80,11 +82,15 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--only", default="")
     ap.add_argument("--ab", default="", help="KEY=VALUE: also time wenzi-nn with this env var")
+    ap.add_argument("--ab-exe", default="", help="also time this bench_shapes build")
     args = ap.parse_args()
     ab_env = None
     if args.ab:
         k, v = args.ab.split("=", 1)
         ab_env = dict(os.environ, **{k: v})
+    elif args.ab_exe:
+        ab_env = dict(os.environ)
+        args.ab = os.path.basename(args.ab_exe)
     env = dict(os.environ, CARGO_TARGET_DIR=TARGET)
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "wenzi-nn", "--example", "bench_shapes"],
                    cwd=ROOT, check=True, env=env)
@@ -106,7 +112,7 @@ def main():
             o, ocpu = time_ort(path, shape, t, runs)
             extra = ""
             if ab_env:
-                wb, _ = time_wenzi(exe, path, shape, t, runs, ab_env)
+                wb, _ = time_wenzi(args.ab_exe or exe, path, shape, t, runs, ab_env)
                 extra = f" {wb:.1f} | {wb / o:.2f} |"
             w, wcpu = time_wenzi(exe, path, shape, t, runs)
             worst = max(worst, w / o)
