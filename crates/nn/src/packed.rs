@@ -184,53 +184,69 @@ pub(crate) unsafe fn gemm_tile(
         };
         // B panel q as (slice, row stride); the kernel also takes strided panels.
         let panel = |q: usize| -> (&[f32], usize) { (&tile[q * kc * NR..(q + 1) * kc * NR], NR) };
-        for p in p0..p1 {
-            let rows = MR.min(a.m - p * MR);
-            let ap = if kc > 0 { a.panel(k0, kc, p) } else { &[][..] };
-            let mut bias_r = [0f32; MR];
-            if let Some(bias) = bias {
-                bias_r[..rows].copy_from_slice(&bias[p * MR..p * MR + rows]);
-            }
-            let mut q = 0;
-            while q < npanels {
-                let cols = NR.min(nc - q * NR);
-                let (bp, ldb) = panel(q);
-                // SAFETY: rows p*MR..p*MR+rows and columns j0+q*NR..+cols lie inside the
-                // caller's region (rows ⊂ m0..m0+mn because m0 is panel-aligned).
-                let cptr = unsafe { c.add(p * MR * ldc + q * NR) };
+        // B panels outer, A panels inner: the B panel (pair) being multiplied stays in L1
+        // while the small A panels stream from L2. (B is the wider operand of the
+        // micro-kernel: 16 or 32 floats per k against 6.) Each C tile still gets exactly
+        // one kernel call per k block, so the arithmetic does not depend on this order.
+        let mut q = 0;
+        while q < npanels {
+            #[cfg(target_arch = "x86_64")]
+            let pair = avx512 && nc >= (q + 2) * NR;
+            #[cfg(not(target_arch = "x86_64"))]
+            let pair = false;
+            for p in p0..p1 {
+                let rows = MR.min(a.m - p * MR);
+                let ap = if kc > 0 { a.panel(k0, kc, p) } else { &[][..] };
+                let mut bias_r = [0f32; MR];
+                if let Some(bias) = bias {
+                    bias_r[..rows].copy_from_slice(&bias[p * MR..p * MR + rows]);
+                }
                 #[cfg(target_arch = "x86_64")]
-                if avx512 && rows == MR && nc >= (q + 2) * NR {
+                if pair && rows == MR {
                     // Two full panels side by side: one 6×32 tile.
+                    let (bp, ldb) = panel(q);
                     let (bp1, _) = panel(q + 1);
-                    // SAFETY: AVX-512F checked at run time; the full MR×2NR tile is in
-                    // bounds (both panels are full); kernel_x2 asserts the operand sizes.
-                    unsafe { kernel_x2(kc, ap, bp, bp1, ldb, cptr, ldc, first, &bias_r) };
-                    q += 2;
+                    // SAFETY: AVX-512F checked at run time; the full MR×2NR tile at rows
+                    // p*MR.., columns j0+q*NR.. is inside the caller's region (both panels
+                    // are full); kernel_x2 asserts the operand sizes.
+                    unsafe {
+                        let cptr = c.add(p * MR * ldc + q * NR);
+                        kernel_x2(kc, ap, bp, bp1, ldb, cptr, ldc, first, &bias_r)
+                    };
                     continue;
                 }
-                q += 1;
-                if rows == MR && cols == NR {
-                    // SAFETY: full tile in bounds; panels hold kc*MR / kc*NR values.
-                    unsafe { kernel(avx, kc, ap, bp, ldb, cptr, ldc, first, &bias_r) };
-                } else {
-                    // Edge tile: compute into a local full tile, copy the valid part.
-                    let mut tmp = [0f32; MR * NR];
-                    for r in 0..rows {
-                        for cc in 0..cols {
-                            // SAFETY: (r, cc) is within the valid edge region.
-                            tmp[r * NR + cc] = unsafe { *cptr.add(r * ldc + cc) };
+                for qq in q..q + if pair { 2 } else { 1 } {
+                    let cols = NR.min(nc - qq * NR);
+                    let (bp, ldb) = panel(qq);
+                    // SAFETY: rows p*MR..p*MR+rows and columns j0+qq*NR..+cols lie inside
+                    // the caller's region (rows ⊂ m0..m0+mn because m0 is panel-aligned).
+                    let cptr = unsafe { c.add(p * MR * ldc + qq * NR) };
+                    if rows == MR && cols == NR {
+                        // SAFETY: full tile in bounds; panels hold kc*MR / kc*NR values.
+                        unsafe { kernel(avx, kc, ap, bp, ldb, cptr, ldc, first, &bias_r) };
+                    } else {
+                        // Edge tile: compute into a local full tile, copy the valid part.
+                        let mut tmp = [0f32; MR * NR];
+                        for r in 0..rows {
+                            for cc in 0..cols {
+                                // SAFETY: (r, cc) is within the valid edge region.
+                                tmp[r * NR + cc] = unsafe { *cptr.add(r * ldc + cc) };
+                            }
                         }
-                    }
-                    // SAFETY: tmp is a full MR×NR tile with row stride NR.
-                    unsafe { kernel(avx, kc, ap, bp, ldb, tmp.as_mut_ptr(), NR, first, &bias_r) };
-                    for r in 0..rows {
-                        for cc in 0..cols {
-                            // SAFETY: as above.
-                            unsafe { *cptr.add(r * ldc + cc) = tmp[r * NR + cc] };
+                        // SAFETY: tmp is a full MR×NR tile with row stride NR.
+                        unsafe {
+                            kernel(avx, kc, ap, bp, ldb, tmp.as_mut_ptr(), NR, first, &bias_r)
+                        };
+                        for r in 0..rows {
+                            for cc in 0..cols {
+                                // SAFETY: as above.
+                                unsafe { *cptr.add(r * ldc + cc) = tmp[r * NR + cc] };
+                            }
                         }
                     }
                 }
             }
+            q += if pair { 2 } else { 1 };
         }
         let _ = avx512;
         first = false;
