@@ -12,6 +12,7 @@ intra-op thread count; inter-op parallelism is off.
 
     ~/.cache/wenzi-peers/bin/python tools/bench_vs_ort.py [--runs N] [--threads 1,2] [--only SUBSTRING] [--ab KEY=VALUE]
 
+--ort-daz runs onnxruntime with session.set_denormal_as_zero=1 (default: off, as shipped).
 --ab KEY=VALUE also times wenzi-nn with that environment variable set (e.g.
 WENZI_NN_MAX_ISA=avx2) right beside the default, so a before/after ratio comes from one run;
 --ab-exe PATH does the same with another build of bench_shapes (e.g. a copy made before a
@@ -50,8 +51,14 @@ def runs_for(shape, base):
     return max(3, base // 4) if shape[2] >= 700 else base
 
 
+ORT_DAZ = False
+
+
 def time_ort(path, shape, threads, runs):
     so = ort.SessionOptions()
+    if ORT_DAZ:
+        # Flush subnormals to zero in onnxruntime too (off by default).
+        so.add_session_config_entry("session.set_denormal_as_zero", "1")
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -83,7 +90,11 @@ def main():
     ap.add_argument("--only", default="")
     ap.add_argument("--ab", default="", help="KEY=VALUE: also time wenzi-nn with this env var")
     ap.add_argument("--ab-exe", default="", help="also time this bench_shapes build")
+    ap.add_argument("--ort-daz", action="store_true",
+                    help="run onnxruntime with session.set_denormal_as_zero=1")
     args = ap.parse_args()
+    global ORT_DAZ
+    ORT_DAZ = args.ort_daz
     ab_env = None
     if args.ab:
         k, v = args.ab.split("=", 1)
@@ -97,7 +108,8 @@ def main():
     exe = os.path.join(TARGET, "release", "examples", "bench_shapes")
     threads = [int(t) for t in args.threads.split(",")]
     load = " ".join(open("/proc/loadavg").read().split()[:3])
-    print(f"onnxruntime {ort.__version__}, {os.cpu_count()} CPUs; median of N runs after a warm-up run; "
+    daz = ", onnxruntime with set_denormal_as_zero" if ORT_DAZ else ""
+    print(f"onnxruntime {ort.__version__}{daz}, {os.cpu_count()} CPUs; median of N runs after a warm-up run; "
           f"load average at start {load}\n")
     ab_cols = f" wenzi-nn ms with {args.ab} | ratio with {args.ab} |" if ab_env else ""
     print("| model | input | threads | onnxruntime ms | wenzi-nn ms | ratio | CPU-time ratio (1 thread) |" + ab_cols)
