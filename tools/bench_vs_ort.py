@@ -10,7 +10,13 @@ disturbed by other processes on a shared machine (10 ms resolution on the wenzi 
 onnxruntime runs with its default (full) graph optimizations and the given
 intra-op thread count; inter-op parallelism is off.
 
-    ~/.cache/wenzi-peers/bin/python tools/bench_vs_ort.py [--runs N] [--threads 1,2] [--only SUBSTRING]
+    ~/.cache/wenzi-peers/bin/python tools/bench_vs_ort.py [--runs N] [--threads 1,2] [--only SUBSTRING] [--ab KEY=VALUE]
+
+--ort-daz runs onnxruntime with session.set_denormal_as_zero=1 (default: off, as shipped).
+--ab KEY=VALUE also times wenzi-nn with that environment variable set (e.g.
+WENZI_NN_MAX_ISA=avx2) right beside the default, so a before/after ratio comes from one run;
+--ab-exe PATH does the same with another build of bench_shapes (e.g. a copy made before a
+change).
 
 Prints a Markdown table (paste into docs/performance.md).
 """
@@ -45,8 +51,14 @@ def runs_for(shape, base):
     return max(3, base // 4) if shape[2] >= 700 else base
 
 
+ORT_DAZ = False
+
+
 def time_ort(path, shape, threads, runs):
     so = ort.SessionOptions()
+    if ORT_DAZ:
+        # Flush subnormals to zero in onnxruntime too (off by default).
+        so.add_session_config_entry("session.set_denormal_as_zero", "1")
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -64,9 +76,9 @@ def time_ort(path, shape, threads, runs):
     return statistics.median(times), cpu
 
 
-def time_wenzi(exe, path, shape, threads, runs):
+def time_wenzi(exe, path, shape, threads, runs, env=None):
     out = subprocess.run([exe, path, ",".join(map(str, shape)), str(threads), str(runs)],
-                         check=True, capture_output=True, text=True)
+                         check=True, capture_output=True, text=True, env=env)
     r = json.loads(out.stdout.strip().splitlines()[-1])
     return r["median_ms"], r["cpu_ms"]
 
@@ -76,15 +88,32 @@ def main():
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--only", default="")
+    ap.add_argument("--ab", default="", help="KEY=VALUE: also time wenzi-nn with this env var")
+    ap.add_argument("--ab-exe", default="", help="also time this bench_shapes build")
+    ap.add_argument("--ort-daz", action="store_true",
+                    help="run onnxruntime with session.set_denormal_as_zero=1")
     args = ap.parse_args()
+    global ORT_DAZ
+    ORT_DAZ = args.ort_daz
+    ab_env = None
+    if args.ab:
+        k, v = args.ab.split("=", 1)
+        ab_env = dict(os.environ, **{k: v})
+    elif args.ab_exe:
+        ab_env = dict(os.environ)
+        args.ab = os.path.basename(args.ab_exe)
     env = dict(os.environ, CARGO_TARGET_DIR=TARGET)
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "wenzi-nn", "--example", "bench_shapes"],
                    cwd=ROOT, check=True, env=env)
     exe = os.path.join(TARGET, "release", "examples", "bench_shapes")
     threads = [int(t) for t in args.threads.split(",")]
-    print(f"onnxruntime {ort.__version__}, {os.cpu_count()} CPUs; median of N runs after a warm-up run\n")
-    print("| model | input | threads | onnxruntime ms | wenzi-nn ms | ratio | CPU-time ratio (1 thread) |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    load = " ".join(open("/proc/loadavg").read().split()[:3])
+    daz = ", onnxruntime with set_denormal_as_zero" if ORT_DAZ else ""
+    print(f"onnxruntime {ort.__version__}{daz}, {os.cpu_count()} CPUs; median of N runs after a warm-up run; "
+          f"load average at start {load}\n")
+    ab_cols = f" wenzi-nn ms with {args.ab} | ratio with {args.ab} |" if ab_env else ""
+    print("| model | input | threads | onnxruntime ms | wenzi-nn ms | ratio | CPU-time ratio (1 thread) |" + ab_cols)
+    print("|---|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if ab_env else ""))
     worst = 0.0
     for label, fname, shape in CASES:
         if args.only and args.only not in label + fname:
@@ -93,13 +122,20 @@ def main():
         runs = runs_for(shape, args.runs)
         for t in threads:
             o, ocpu = time_ort(path, shape, t, runs)
+            extra = ""
+            if ab_env:
+                wb, _ = time_wenzi(args.ab_exe or exe, path, shape, t, runs, ab_env)
+                extra = f" {wb:.1f} | {wb / o:.2f} |"
             w, wcpu = time_wenzi(exe, path, shape, t, runs)
             worst = max(worst, w / o)
             # With one thread, CPU time is a second opinion that ignores time lost to
             # other processes (onnxruntime's spinning worker threads make it meaningless
             # for more threads).
             cpu = f"{wcpu / ocpu:.2f}" if t == 1 and ocpu > 0 and wcpu > 0 else ""
-            print(f"| {label} | {'x'.join(map(str, shape))} | {t} | {o:.1f} | {w:.1f} | {w / o:.2f} | {cpu} |", flush=True)
+            print(f"| {label} | {'x'.join(map(str, shape))} | {t} | {o:.1f} | {w:.1f} | {w / o:.2f} | {cpu} |{extra}",
+                  flush=True)
+    load = " ".join(open("/proc/loadavg").read().split()[:3])
+    print(f"\nload average at end {load}")
     print(f"\nworst ratio: {worst:.2f}", file=sys.stderr)
 
 

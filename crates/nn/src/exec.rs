@@ -4,6 +4,7 @@
 use crate::error::Error;
 use crate::graph::{Graph, ValueId};
 use crate::ops::Input;
+use crate::profile::{NodeProfile, Profile};
 use crate::tensor::Tensor;
 
 /// Per-graph schedule facts computed once at load.
@@ -184,13 +185,16 @@ fn profiling() -> bool {
     *ON.get_or_init(|| std::env::var_os("WENZI_NN_PROFILE").is_some())
 }
 
-/// Runs the graph on already-validated feeds; returns the graph outputs in order.
+/// Runs the graph on already-validated feeds; returns the graph outputs in order. With
+/// `prof`, every node's time, output shape and FLOP count are appended to it.
 pub(crate) fn execute(
     g: &Graph,
     plan: &Plan,
     feeds: Vec<(ValueId, Tensor)>,
     pool: &mut BufPool,
+    mut prof: Option<&mut Profile>,
 ) -> Result<Vec<Tensor>, Error> {
+    let print = profiling();
     let mut values: Vec<Option<Tensor>> = vec![None; g.names.len()];
     for (id, t) in feeds {
         values[id] = Some(t);
@@ -226,10 +230,31 @@ pub(crate) fn execute(
                 },
             });
         }
-        let t0 = profiling().then(std::time::Instant::now);
+        let recording = print || prof.is_some();
+        let in_shapes: Vec<Option<Vec<usize>>> = if prof.is_some() {
+            inputs
+                .iter()
+                .map(|i| i.opt().map(|t| t.shape().to_vec()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let t0 = recording.then(std::time::Instant::now);
         let outs = node.op.run(&mut inputs, pool).map_err(node_err)?;
-        if let Some(t0) = t0 {
-            let shape = outs.first().map(|t| t.shape().to_vec()).unwrap_or_default();
+        let elapsed = t0.map(|t0| t0.elapsed().as_secs_f64());
+        let shape = || outs.first().map(|t| t.shape().to_vec()).unwrap_or_default();
+        if let (Some(p), Some(secs)) = (prof.as_deref_mut(), elapsed) {
+            let output_shape = shape();
+            p.nodes.push(NodeProfile {
+                name: node.name.clone(),
+                op: crate::optimize::describe(&node.op),
+                flops: crate::profile::flops(&node.op, &in_shapes, &output_shape),
+                output_shape,
+                seconds: secs,
+            });
+        }
+        if let (true, Some(secs)) = (print, elapsed) {
+            let shape = shape();
             let live: usize = values
                 .iter()
                 .flatten()
@@ -238,7 +263,7 @@ pub(crate) fn execute(
                 .sum();
             eprintln!(
                 "wenzi-nn profile: {:9.3} ms  {:<28} {:<24} -> {:?} live {:.1} MiB, pool {:.1} MiB",
-                t0.elapsed().as_secs_f64() * 1e3,
+                secs * 1e3,
                 crate::optimize::describe(&node.op),
                 node.name,
                 shape,

@@ -50,11 +50,14 @@ mod graph;
 mod ops;
 mod optimize;
 mod packed;
+mod profile;
 mod proto;
+pub mod roofline;
 mod simd;
 mod tensor;
 
 pub use error::Error;
+pub use profile::{NodeProfile, Profile};
 
 use exec::{BufPool, Plan};
 use graph::Graph;
@@ -158,6 +161,38 @@ impl Model {
     /// outputs come back in the graph's output order. Integer-typed graph outputs are
     /// converted to f32.
     pub fn run(&self, inputs: &[(&str, ArrayViewD<'_, f32>)]) -> Result<Vec<ArrayD<f32>>, Error> {
+        self.run_inner(inputs, None)
+    }
+
+    /// [`Model::run`] that also times every node and counts its FLOPs (see [`Profile`]
+    /// for what is counted). Timing costs a clock read per node; the outputs are the same.
+    pub fn run_profiled(
+        &self,
+        inputs: &[(&str, ArrayViewD<'_, f32>)],
+    ) -> Result<(Vec<ArrayD<f32>>, Profile), Error> {
+        let mut prof = Profile::default();
+        let out = self.run_inner(inputs, Some(&mut prof))?;
+        Ok((out, prof))
+    }
+
+    /// FLOPs of one run at the given input shapes, counted from the graph's Conv,
+    /// ConvTranspose and MatMul nodes (see [`Profile`]). Shapes inside the graph are
+    /// resolved by running the model once on zeros, so this costs one inference.
+    pub fn flops(&self, shapes: &[(&str, &[usize])]) -> Result<u64, Error> {
+        let zeros: Vec<(&str, ArrayD<f32>)> = shapes
+            .iter()
+            .map(|(n, s)| (*n, ArrayD::zeros(ndarray::IxDyn(s))))
+            .collect();
+        let views: Vec<(&str, ArrayViewD<'_, f32>)> =
+            zeros.iter().map(|(n, a)| (*n, a.view())).collect();
+        Ok(self.run_profiled(&views)?.1.flops())
+    }
+
+    fn run_inner(
+        &self,
+        inputs: &[(&str, ArrayViewD<'_, f32>)],
+        prof: Option<&mut Profile>,
+    ) -> Result<Vec<ArrayD<f32>>, Error> {
         let mut pool = self
             .pools
             .lock()
@@ -167,7 +202,7 @@ impl Model {
         pool.set_limit(POOL_RUN_BYTES.load(Ordering::Relaxed));
         let result = self
             .validate(inputs, &mut pool)
-            .and_then(|feeds| exec::execute(&self.graph, &self.plan, feeds, &mut pool));
+            .and_then(|feeds| exec::execute(&self.graph, &self.plan, feeds, &mut pool, prof));
         pool.trim(POOL_KEEP_BYTES.load(Ordering::Relaxed));
         if pool.bytes() > 0 {
             if let Ok(mut p) = self.pools.lock() {

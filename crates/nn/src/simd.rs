@@ -5,17 +5,45 @@
 //! with `avx2,fma` enabled (LLVM then emits 8-wide code) and once for the baseline. The
 //! only `unsafe` is the call into the AVX2 copy, guarded by runtime detection.
 
-/// True when the running CPU has AVX2 and FMA (cached by std).
+/// Widest instruction set the kernels may use: the CPU's, capped by the
+/// `WENZI_NN_MAX_ISA` environment variable (`avx512`, `avx2` or `baseline`; read once),
+/// which lets benchmarks and tests compare the paths on one machine.
+/// 0 = baseline, 1 = AVX2+FMA, 2 = AVX-512F.
+fn isa_level() -> u8 {
+    static LEVEL: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        let cap = match std::env::var("WENZI_NN_MAX_ISA").as_deref() {
+            Ok("baseline") => 0,
+            Ok("avx2") => 1,
+            _ => 2,
+        };
+        #[cfg(target_arch = "x86_64")]
+        let cpu = if !(std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma"))
+        {
+            0
+        } else if std::arch::is_x86_feature_detected!("avx512f") {
+            2
+        } else {
+            1
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let cpu = 0;
+        cpu.min(cap)
+    })
+}
+
+/// True when the kernels may use AVX2 and FMA (the CPU has them and they are not capped
+/// by `WENZI_NN_MAX_ISA`).
 #[inline]
 pub(crate) fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    isa_level() >= 1
+}
+
+/// True when the kernels may use AVX-512F (which implies [`has_avx2_fma`]).
+#[inline]
+pub(crate) fn has_avx512() -> bool {
+    isa_level() >= 2
 }
 
 /// Defines `fn $name(args) -> ret` whose body is compiled for AVX2+FMA and for the

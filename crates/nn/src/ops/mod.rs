@@ -528,7 +528,8 @@ impl Op {
                 mm.run(req(inputs, 0)?.as_f32()?, b, alloc)?
             }
             Op::Softmax { axis, legacy } => {
-                reduce::softmax(req(inputs, 0)?.as_f32()?, *axis, *legacy, alloc)?
+                let x = std::mem::replace(&mut inputs[0], Input::Missing);
+                reduce::softmax(x, *axis, *legacy, alloc)?
             }
             Op::LayerNorm { eps } => {
                 let g = inputs

@@ -2,9 +2,10 @@
 
 use super::math;
 use super::shape::norm_axis;
+use super::Input;
 use crate::exec::BufPool;
 use crate::simd::multiversion;
-use crate::tensor::{data, f32_array, Tensor};
+use crate::tensor::{data, data_mut, f32_array, Tensor};
 use ndarray::{ArrayD, Axis};
 use rayon::prelude::*;
 
@@ -91,15 +92,23 @@ pub(crate) fn reduce_mean(
 /// Softmax. `legacy` (opset < 13) flattens `[..axis]` × `[axis..]` and normalizes each
 /// row; opset 13+ normalizes along `axis` only.
 pub(crate) fn softmax(
-    x: &ArrayD<f32>,
+    x: Input<'_>,
     axis: i64,
     legacy: bool,
     alloc: &mut BufPool,
 ) -> Result<Tensor, String> {
-    let s = x.shape();
+    let s = x.get().as_f32()?.shape().to_vec();
     let ax = norm_axis(axis, s.len())?;
-    let mut buf = alloc.take(x.len());
-    buf.copy_from_slice(data(x));
+    // Work in place on a last-use input; otherwise on a recycled copy.
+    let mut arr = if x.is_owned() {
+        x.into_f32()?
+    } else {
+        let src = x.get().as_f32()?;
+        let mut buf = alloc.take(src.len());
+        buf.copy_from_slice(data(src));
+        f32_array(&s, buf)
+    };
+    let buf = data_mut(&mut arr);
     let inner: usize = s[ax + 1..].iter().product();
     if legacy || inner == 1 {
         let row: usize = if legacy {
@@ -107,7 +116,7 @@ pub(crate) fn softmax(
         } else {
             s[ax]
         };
-        rows_mut(&mut buf, row, |_, r| softmax_row(r));
+        rows_mut(buf, row, |_, r| softmax_row(r));
     } else {
         // Along a middle axis: gather, normalize, scatter.
         let n = s[ax];
@@ -125,7 +134,7 @@ pub(crate) fn softmax(
             }
         }
     }
-    Ok(Tensor::F32(f32_array(s, buf)))
+    Ok(Tensor::F32(arr))
 }
 
 multiversion! {
@@ -139,22 +148,25 @@ multiversion! {
             }
         }
         let max = chunks.remainder().iter().chain(m8.iter()).fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
-        for v in r.iter_mut() {
-            *v = math::exp(*v - max);
-        }
-        // Blocked sum: f32 lanes within 64-element blocks, f64 across blocks. Rec heads
-        // normalize over ~20k classes, where one f32 running sum alone costs ~1e-4
-        // absolute error on the top probability.
+        // exp and its sum in one pass. Blocked sum: f32 lanes within 64-element blocks,
+        // f64 across blocks. Rec heads normalize over ~20k classes, where one f32 running
+        // sum alone costs ~1e-4 absolute error on the top probability.
         let mut total = 0f64;
-        for block in r.chunks(64) {
+        for block in r.chunks_mut(64) {
             let mut s8 = [0f32; 8];
-            let mut it = block.chunks_exact(8);
+            let mut it = block.chunks_exact_mut(8);
             for c in &mut it {
                 for i in 0..8 {
-                    s8[i] += c[i];
+                    let e = math::exp(c[i] - max);
+                    c[i] = e;
+                    s8[i] += e;
                 }
             }
-            let tail: f32 = it.remainder().iter().sum();
+            let mut tail = 0f32;
+            for v in it.into_remainder() {
+                *v = math::exp(*v - max);
+                tail += *v;
+            }
             total += (s8.iter().sum::<f32>() + tail) as f64;
         }
         let inv = (1.0 / total) as f32;

@@ -1,0 +1,241 @@
+//! Per-node timings and FLOP counts of one run ([`crate::Model::run_profiled`]).
+//!
+//! FLOPs are counted from each node's op parameters and the shapes it actually saw, for
+//! the dense linear-algebra ops only:
+//!
+//! - `Conv`: `2 · N · Cout · Hout · Wout · (Cin / group) · kh · kw`;
+//! - `ConvTranspose`: `2 · N · Cin · H · W · (Cout / group) · kh · kw` (every input pixel
+//!   times every tap of its group's filters);
+//! - `MatMul` (and ONNX `Gemm`-like `MatMul + bias` after fusion): `2 · batch · M · N · K`.
+//!
+//! Everything else (elementwise chains, fused epilogues and biases, normalizations,
+//! pooling, Resize, Softmax, data movement) reports `None`: those ops are bound by memory,
+//! not arithmetic, and counting them would flatter a roofline's GFLOP/s. The counts refer
+//! to the optimized graph, whose folding (BatchNorm into Conv and the like) leaves these
+//! products unchanged.
+
+use crate::ops::Op;
+
+/// One node of a profiled run.
+#[derive(Clone, Debug)]
+pub struct NodeProfile {
+    /// The node's name in the model (fused nodes keep their first node's name).
+    pub name: String,
+    /// The optimized op with its fused epilogue, e.g. `Conv+Relu`, `MatMul+bias`.
+    pub op: String,
+    /// Shape of the node's first output.
+    pub output_shape: Vec<usize>,
+    /// Wall-clock time of the node.
+    pub seconds: f64,
+    /// Floating-point operations (see the module docs for what is counted); `None` for
+    /// ops that are not counted.
+    pub flops: Option<u64>,
+}
+
+/// Timings and FLOP counts of one [`crate::Model::run_profiled`] call, in execution order.
+#[derive(Clone, Debug, Default)]
+pub struct Profile {
+    /// One entry per executed node.
+    pub nodes: Vec<NodeProfile>,
+}
+
+impl Profile {
+    /// Total counted FLOPs (Conv, ConvTranspose, MatMul).
+    pub fn flops(&self) -> u64 {
+        self.nodes.iter().filter_map(|n| n.flops).sum()
+    }
+
+    /// Sum of the node times (excludes input validation and output conversion).
+    pub fn seconds(&self) -> f64 {
+        self.nodes.iter().map(|n| n.seconds).sum()
+    }
+
+    /// The `k` slowest nodes, slowest first.
+    pub fn top(&self, k: usize) -> Vec<&NodeProfile> {
+        let mut v: Vec<&NodeProfile> = self.nodes.iter().collect();
+        v.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+        v.truncate(k);
+        v
+    }
+
+    /// Time and count per op label, slowest first: `(op, seconds, nodes)`.
+    pub fn by_op(&self) -> Vec<(String, f64, usize)> {
+        let mut m: std::collections::BTreeMap<&str, (f64, usize)> = Default::default();
+        for n in &self.nodes {
+            let e = m.entry(n.op.as_str()).or_default();
+            e.0 += n.seconds;
+            e.1 += 1;
+        }
+        let mut v: Vec<(String, f64, usize)> = m
+            .into_iter()
+            .map(|(k, (s, c))| (k.to_string(), s, c))
+            .collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1));
+        v
+    }
+}
+
+fn prod(s: &[usize]) -> u64 {
+    s.iter().map(|&d| d as u64).product()
+}
+
+/// FLOPs of one node from its op and the shapes it saw (`inputs[i]` is `None` for a
+/// missing optional input or one whose value was packed into the op at load).
+pub(crate) fn flops(op: &Op, inputs: &[Option<Vec<usize>>], output: &[usize]) -> Option<u64> {
+    let input = |i: usize| inputs.get(i).and_then(|s| s.as_deref());
+    match op {
+        Op::Conv(c) => {
+            // Weight [cout, cin/group, kh, kw], captured at load or read from input 1.
+            let cin_g = match (&c.weights, input(1)) {
+                (Some(w), _) => w.cin_g,
+                (None, Some(ws)) if ws.len() == 4 => ws[1],
+                _ => return None,
+            };
+            let [kh, kw] = c.geo.kernel;
+            Some(2 * prod(output) * (cin_g * kh * kw) as u64)
+        }
+        Op::ConvTranspose(c) => {
+            let cout_g = match (&c.weights, input(1)) {
+                (Some(w), _) => w.cout_g,
+                (None, Some(ws)) if ws.len() == 4 => ws[1],
+                _ => return None,
+            };
+            let [kh, kw] = c.geo.kernel;
+            Some(2 * prod(input(0)?) * (cout_g * kh * kw) as u64)
+        }
+        Op::MatMul(_) => {
+            // Output holds batch·M·N elements (1-D operands drop a dimension, which does
+            // not change the product); each one is a K-long dot product.
+            let k = *input(0)?.last()?;
+            Some(2 * prod(output) * k as u64)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::proto::*;
+    use crate::{LoadOptions, Model};
+    use prost::Message;
+
+    fn init(name: &str, dims: &[i64]) -> TensorProto {
+        let n: i64 = dims.iter().product();
+        TensorProto {
+            dims: dims.to_vec(),
+            data_type: data_type::FLOAT,
+            float_data: (0..n).map(|i| (i % 7) as f32 * 0.1 - 0.3).collect(),
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    fn ints(name: &str, v: &[i64]) -> AttributeProto {
+        AttributeProto {
+            name: name.into(),
+            r#type: 7,
+            ints: v.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    fn node(op: &str, ins: &[&str], out: &str, attribute: Vec<AttributeProto>) -> NodeProto {
+        NodeProto {
+            input: ins.iter().map(|s| s.to_string()).collect(),
+            output: vec![out.into()],
+            name: format!("{op}_{out}"),
+            op_type: op.into(),
+            attribute,
+            ..Default::default()
+        }
+    }
+
+    fn io(name: &str) -> ValueInfoProto {
+        ValueInfoProto {
+            name: name.into(),
+            r#type: None,
+        }
+    }
+
+    /// x[1,4,8,8] → Conv(6 out, group 2, 3×3, pad 1) → Relu → ConvTranspose(→3, 2×2 stride 2)
+    /// → z[1,3,16,16]; a[2,5,7] · B[7,3] → m[2,5,3].
+    fn tiny() -> Vec<u8> {
+        let graph = GraphProto {
+            node: vec![
+                node(
+                    "Conv",
+                    &["x", "w1", "b1"],
+                    "y",
+                    vec![ints("pads", &[1, 1, 1, 1]), {
+                        let mut g = ints("group", &[]);
+                        g.r#type = 2;
+                        g.i = 2;
+                        g
+                    }],
+                ),
+                node("Relu", &["y"], "r", vec![]),
+                node(
+                    "ConvTranspose",
+                    &["r", "w2"],
+                    "z",
+                    vec![ints("strides", &[2, 2])],
+                ),
+                node("MatMul", &["a", "bm"], "m", vec![]),
+            ],
+            name: "tiny".into(),
+            initializer: vec![
+                init("w1", &[6, 2, 3, 3]),
+                init("b1", &[6]),
+                init("w2", &[6, 3, 2, 2]),
+                init("bm", &[7, 3]),
+            ],
+            input: vec![io("x"), io("a")],
+            output: vec![io("z"), io("m")],
+        };
+        ModelProto {
+            ir_version: 8,
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: 13,
+            }],
+            graph: Some(graph),
+            metadata_props: vec![],
+        }
+        .encode_to_vec()
+    }
+
+    const CONV: u64 = 2 * 6 * 8 * 8 * 2 * 3 * 3; // 2·N·Cout·Hout·Wout·(Cin/g)·kh·kw
+    const CONVT: u64 = 2 * 6 * 8 * 8 * 3 * 2 * 2; // 2·N·Cin·H·W·(Cout/g)·kh·kw
+    const MATMUL: u64 = 2 * 2 * 5 * 3 * 7; // 2·batch·M·N·K
+
+    #[test]
+    fn flops_of_a_tiny_graph() {
+        let shapes: [(&str, &[usize]); 2] = [("x", &[1, 4, 8, 8]), ("a", &[2, 5, 7])];
+        for optimize in [false, true] {
+            let m = Model::load_with(&tiny(), LoadOptions { optimize }).unwrap();
+            assert_eq!(m.flops(&shapes).unwrap(), CONV + CONVT + MATMUL);
+            let x = ndarray::ArrayD::<f32>::ones(ndarray::IxDyn(&[1, 4, 8, 8]));
+            let a = ndarray::ArrayD::<f32>::ones(ndarray::IxDyn(&[2, 5, 7]));
+            let (out, prof) = m.run_profiled(&[("x", x.view()), ("a", a.view())]).unwrap();
+            assert_eq!(out[0].shape(), &[1, 3, 16, 16]);
+            assert_eq!(out, m.run(&[("x", x.view()), ("a", a.view())]).unwrap());
+            let get = |op: &str| {
+                prof.nodes
+                    .iter()
+                    .find(|n| n.op.starts_with(op))
+                    .unwrap_or_else(|| panic!("no {op} in {:?}", prof.nodes))
+            };
+            assert_eq!(get("Conv").flops, Some(CONV));
+            assert_eq!(get("ConvTranspose").flops, Some(CONVT));
+            assert_eq!(get("MatMul").flops, Some(MATMUL));
+            assert_eq!(get("ConvTranspose").output_shape, vec![1, 3, 16, 16]);
+            if !optimize {
+                // Relu is its own node without optimization and is not counted.
+                assert_eq!(get("Unary").flops, None);
+                assert_eq!(prof.nodes.len(), 4);
+            }
+            let slowest = prof.top(1)[0].seconds;
+            assert!(prof.nodes.iter().all(|n| n.seconds <= slowest));
+        }
+    }
+}
