@@ -117,6 +117,16 @@ pub(crate) fn is_cjk_word(text: &str) -> bool {
     })
 }
 
+/// A word's confidence in 0..=1 as the formats write it: a NaN (possible in a hand-built
+/// `Page`) counts as 0, so no writer prints `NaN` where readers expect a number.
+pub(crate) fn unit_confidence(c: f32) -> f32 {
+    if c.is_nan() {
+        0.0
+    } else {
+        c.clamp(0.0, 1.0)
+    }
+}
+
 /// Escapes text for XML content and attribute values (either quote).
 pub(crate) fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -253,6 +263,25 @@ mod tests {
             }
         );
         assert_eq!(b.width(), 11);
+    }
+
+    /// Fuzz finding: a NaN confidence (a hand-built page) was written as `NaN` in TSV's
+    /// `conf` and ALTO's `WC`.
+    #[test]
+    fn nan_confidence_is_written_as_zero() {
+        assert_eq!(unit_confidence(f32::NAN), 0.0);
+        assert_eq!(unit_confidence(f32::INFINITY), 1.0);
+        assert_eq!(unit_confidence(-1.0), 0.0);
+        let mut page = testing::page();
+        page.lines[0].words[0].confidence = f32::NAN;
+        let tsv = crate::tsv(std::slice::from_ref(&page));
+        assert!(
+            tsv.lines().nth(5).unwrap().contains("\t0.000000\tapt"),
+            "{tsv}"
+        );
+        let alto = crate::alto(std::slice::from_ref(&page));
+        assert!(alto.contains("WC=\"0.000\" CONTENT=\"apt\""), "{alto}");
+        assert!(!alto.contains("NaN") && !crate::hocr(&[page]).contains("NaN"));
     }
 
     #[test]
