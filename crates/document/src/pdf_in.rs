@@ -76,7 +76,7 @@ impl PdfPages {
 }
 
 /// The page's one image and the transform it is drawn with, if the page is one scan.
-fn single_image<'a>(page: &Page<'a>) -> Option<(Stream<'a>, Matrix)> {
+pub(crate) fn single_image<'a>(page: &Page<'a>) -> Option<(Stream<'a>, Matrix)> {
     let mut ops = page.typed_operations();
     let mut ctm = IDENTITY;
     let mut stack: Vec<Matrix> = Vec::new();
@@ -117,8 +117,15 @@ fn single_image<'a>(page: &Page<'a>) -> Option<(Stream<'a>, Matrix)> {
         }
     }
     let (stream, ctm) = found?;
-    // The image's parallelogram covers at least half the page.
-    let (pw, ph) = page.base_dimensions();
+    // The image's parallelogram covers at least half the page. The crop box's own size, not
+    // `base_dimensions` (which takes sides under 1 pt as 1 pt, so a very thin page would never
+    // count as a scan).
+    let crop = page.intersected_crop_box();
+    let (pw, ph) = if crop.width() > 0.0 && crop.height() > 0.0 {
+        (crop.width() as f32, crop.height() as f32)
+    } else {
+        page.base_dimensions()
+    };
     let area = (ctm[0] * ctm[3] - ctm[1] * ctm[2]).abs();
     (area >= 0.5 * pw * ph).then_some((stream, ctm))
 }
