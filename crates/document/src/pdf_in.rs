@@ -16,7 +16,7 @@ use hayro_syntax::{LoadPdfError, Pdf};
 use wenzi::image::{imageops, RgbImage};
 
 use crate::input::{rgb_from_samples, PageImage};
-use crate::DocumentError;
+use crate::{pdf_limits, DocumentError};
 
 pub(crate) struct PdfPages {
     pdf: Pdf,
@@ -66,6 +66,7 @@ impl PdfPages {
         catch_unwind(AssertUnwindSafe(|| {
             let pages = self.pdf.pages();
             let page = pages.get(index).ok_or(DocumentError::NoPages)?;
+            check_contents(page, index + 1)?;
             match single_image(page) {
                 Some((stream, ctm)) => scan_image(page, &stream, &ctm, index + 1, dpi, checked),
                 None => render(page, index + 1, dpi, checked),
@@ -73,6 +74,29 @@ impl PdfPages {
         }))
         .unwrap_or_else(|_| Err(reader_failed()))
     }
+}
+
+/// Most bytes a page's content streams may decode to (together): a scan's content is a few
+/// operators, a dense vector page a few MB.
+const MAX_CONTENT_BYTES: u64 = 64 << 20;
+
+/// Refuses a page whose content streams would decode past [`MAX_CONTENT_BYTES`] (a
+/// decompression bomb), before hayro-syntax decodes them whole.
+fn check_contents(page: &Page<'_>, number: usize) -> Result<(), DocumentError> {
+    let streams: Vec<Stream<'_>> = match page.raw().get::<Object<'_>>(b"Contents".as_slice()) {
+        Some(Object::Stream(s)) => vec![s],
+        Some(Object::Array(a)) => a.iter::<Stream<'_>>().collect(),
+        _ => Vec::new(),
+    };
+    let mut left = MAX_CONTENT_BYTES;
+    for stream in &streams {
+        let size = pdf_limits::check(stream, left).map_err(|_| DocumentError::InvalidPage {
+            page: number,
+            message: format!("its content decompresses to more than {MAX_CONTENT_BYTES} bytes"),
+        })?;
+        left -= size;
+    }
+    Ok(())
 }
 
 /// The page's one image and the transform it is drawn with, if the page is one scan.
@@ -189,7 +213,11 @@ fn array_color_space(a: &Array<'_>) -> Option<Colors> {
             let _hival = items.next()?;
             let lookup = match items.next()? {
                 Object::String(s) => s.as_ref().to_vec(),
-                Object::Stream(s) => s.decoded().ok()?.to_vec(),
+                // A palette is at most 256 entries of 4 bytes: refuse a bomb before decoding.
+                Object::Stream(s) => {
+                    pdf_limits::check(&s, 1 << 16).ok()?;
+                    s.decoded().ok()?.to_vec()
+                }
                 _ => return None,
             };
             Some(Colors {
@@ -287,6 +315,14 @@ fn scan_image(
         width,
         height,
     };
+    // Decoded samples take at most 8 bytes a pixel (16-bit CMYK) and a predictor byte a row;
+    // a stream that decompresses to far more is a bomb, refused before hayro inflates it.
+    let cap = 8 * width as u64 * height as u64 + height as u64 + (1 << 20);
+    pdf_limits::check(stream, cap).map_err(|size| {
+        invalid(&format!(
+            "its image data decompresses to at least {size} bytes, over the {cap} its size allows"
+        ))
+    })?;
     let decoded = stream
         .decoded_image(&params)
         .map_err(|e| invalid(&format!("its image cannot be decoded ({e:?})")))?;
