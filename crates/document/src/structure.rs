@@ -127,7 +127,8 @@ pub(crate) fn unit_confidence(c: f32) -> f32 {
     }
 }
 
-/// Escapes text for XML content and attribute values (either quote).
+/// Escapes text for XML content and attribute values (either quote), so that it reads back
+/// exactly, less the characters XML cannot hold.
 pub(crate) fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -137,8 +138,13 @@ pub(crate) fn xml_escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            // As references, or an attribute's value would read them back as spaces (and
+            // content a `\r` as `\n`).
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
             // Characters XML 1.0 does not allow are dropped.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            c if (c as u32) < 0x20 => {}
             '\u{FFFE}' | '\u{FFFF}' => {}
             c => out.push(c),
         }
@@ -287,6 +293,8 @@ mod tests {
     #[test]
     fn escapes_markup_and_drops_control_characters() {
         assert_eq!(xml_escape("a&b<'\">\u{1}"), "a&amp;b&lt;&apos;&quot;&gt;");
+        // Fuzz finding: a tab in ALTO's CONTENT attribute read back as a space.
+        assert_eq!(xml_escape("a\tb\r\n"), "a&#9;b&#13;&#10;");
         assert!(is_cjk_word("中") && is_cjk_word("。") && !is_cjk_word("OK"));
     }
 }
