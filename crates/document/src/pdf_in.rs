@@ -12,7 +12,7 @@ use hayro_syntax::content::ops::TypedInstruction;
 use hayro_syntax::object::stream::{ImageColorSpace, ImageDecodeParams};
 use hayro_syntax::object::{Array, Dict, Name, Object, Stream};
 use hayro_syntax::page::{Page, Rotation};
-use hayro_syntax::{LoadPdfError, Pdf};
+use hayro_syntax::{Filter, LoadPdfError, Pdf};
 use wenzi::image::{imageops, RgbImage};
 
 use crate::input::{rgb_from_samples, PageImage};
@@ -323,6 +323,19 @@ fn scan_image(
             "its image data decompresses to at least {size} bytes, over the {cap} its size allows"
         ))
     })?;
+    // hayro decodes a JPEG 2000 image at its codestream's own size, whatever the dictionary
+    // says: check that size (from the header) against the limit first.
+    let filters = stream.filters();
+    if filters.contains(&Filter::JpxDecode) {
+        if filters.len() != 1 {
+            return Err(invalid("its JPEG 2000 image is behind other filters"));
+        }
+        let settings = hayro_jpeg2000::DecodeSettings::default();
+        let raw = stream.raw_data();
+        let jpx = hayro_jpeg2000::Image::new(&raw, &settings)
+            .map_err(|e| invalid(&format!("its JPEG 2000 image cannot be read ({e})")))?;
+        checked(jpx.width() as u64, jpx.height() as u64)?;
+    }
     let decoded = stream
         .decoded_image(&params)
         .map_err(|e| invalid(&format!("its image cannot be decoded ({e:?})")))?;

@@ -72,3 +72,24 @@ fn twice_deflated_content_bomb_is_refused_before_decoding() {
         "{err}"
     );
 }
+
+/// Found while writing the fuzz case (by reading hayro, not by a crash): hayro decodes a
+/// JPEG 2000 image at its codestream's own size, so a 10x10 image dictionary over a
+/// 60000x60000 codestream passed the pixel check made from the dictionary. The codestream's
+/// header size is now checked before decoding.
+#[test]
+fn jpx_larger_than_its_dictionary_is_too_large_before_decoding() {
+    let err = first_page(&document("jpx-60000x60000-in-a-10x10-image")).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DocumentError::PageTooLarge {
+                page: 1,
+                width: 60_000,
+                height: 60_000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
