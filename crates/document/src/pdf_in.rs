@@ -323,19 +323,7 @@ fn scan_image(
             "its image data decompresses to at least {size} bytes, over the {cap} its size allows"
         ))
     })?;
-    // hayro decodes a JPEG 2000 image at its codestream's own size, whatever the dictionary
-    // says: check that size (from the header) against the limit first.
-    let filters = stream.filters();
-    if filters.contains(&Filter::JpxDecode) {
-        if filters.len() != 1 {
-            return Err(invalid("its JPEG 2000 image is behind other filters"));
-        }
-        let settings = hayro_jpeg2000::DecodeSettings::default();
-        let raw = stream.raw_data();
-        let jpx = hayro_jpeg2000::Image::new(&raw, &settings)
-            .map_err(|e| invalid(&format!("its JPEG 2000 image cannot be read ({e})")))?;
-        checked(jpx.width() as u64, jpx.height() as u64)?;
-    }
+    check_decoder_sizes(stream, height, &invalid, checked)?;
     let decoded = stream
         .decoded_image(&params)
         .map_err(|e| invalid(&format!("its image cannot be decoded ({e:?})")))?;
@@ -400,6 +388,59 @@ fn scan_image(
         dpi
     };
     Ok(PageImage { image, dpi })
+}
+
+/// hayro decodes a JPEG 2000 or JBIG2 image at the size its own header gives and a CCITT fax
+/// image `/Columns` wide, whatever the image dictionary says (a 10x10 image over a
+/// 65535x65535 JBIG2 page allocated 4.3 GB): those sizes are checked against the pixel limit
+/// before decoding.
+fn check_decoder_sizes(
+    stream: &Stream<'_>,
+    height: u32,
+    invalid: &dyn Fn(&str) -> DocumentError,
+    checked: &dyn Fn(u64, u64) -> Result<(), DocumentError>,
+) -> Result<(), DocumentError> {
+    let filters = stream.filters();
+    for (i, filter) in filters.iter().enumerate() {
+        let own_header = matches!(filter, Filter::JpxDecode | Filter::Jbig2Decode);
+        if own_header && filters.len() != 1 {
+            return Err(invalid(
+                "its JPEG 2000 or JBIG2 image is behind other filters",
+            ));
+        }
+        let raw = stream.raw_data();
+        match filter {
+            Filter::JpxDecode => {
+                let settings = hayro_jpeg2000::DecodeSettings::default();
+                let jpx = hayro_jpeg2000::Image::new(&raw, &settings)
+                    .map_err(|e| invalid(&format!("its JPEG 2000 image cannot be read ({e})")))?;
+                checked(jpx.width() as u64, jpx.height() as u64)?;
+            }
+            Filter::Jbig2Decode => {
+                let settings = hayro_jbig2::DecodeSettings { strict: false };
+                let page = hayro_jbig2::Page::new_embedded(&raw, None, &settings)
+                    .map_err(|e| invalid(&format!("its JBIG2 image cannot be read ({e})")))?;
+                checked(page.width() as u64, page.height() as u64)?;
+            }
+            Filter::CcittFaxDecode => {
+                // As hayro reads it: `/Columns` (default 1728) of the filter's parameters.
+                let params = match stream.dict().get::<Object<'_>>(b"DecodeParms".as_slice()) {
+                    Some(Object::Dict(d)) => Some(d),
+                    Some(Object::Array(a)) => a.iter::<Object<'_>>().nth(i).and_then(|o| match o {
+                        Object::Dict(d) => Some(d),
+                        _ => None,
+                    }),
+                    _ => None,
+                };
+                let columns = params
+                    .and_then(|p| p.get::<usize>(b"Columns".as_slice()))
+                    .unwrap_or(1728) as u32;
+                checked(columns as u64, height as u64)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Turns the image's stored pixels into what the page shows: the drawing transform's quarter

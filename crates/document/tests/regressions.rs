@@ -93,3 +93,39 @@ fn jpx_larger_than_its_dictionary_is_too_large_before_decoding() {
         "{err}"
     );
 }
+
+/// Found while writing the fuzz case: hayro decodes a JBIG2 image at its page information
+/// segment's size, so a 10x10 image over a 65535x65535 JBIG2 page allocated 4.3 GB (an abort).
+#[test]
+fn jbig2_larger_than_its_dictionary_is_too_large_before_decoding() {
+    let err = first_page(&document("oom-jbig2-65535x65535-in-a-10x10-image")).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DocumentError::PageTooLarge {
+                width: 65_535,
+                height: 65_535,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+/// Found while writing the fuzz case: hayro sizes a CCITT fax image by its `/Columns`, so a
+/// 10x10 image with `/Columns 1000000000` allocated 10 GB (an abort).
+#[test]
+fn ccitt_columns_past_the_limit_are_too_large_before_decoding() {
+    let err = first_page(&document("oom-ccitt-columns-1e9-in-a-10x10-image")).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DocumentError::PageTooLarge {
+                width: 1_000_000_000,
+                height: 10,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
