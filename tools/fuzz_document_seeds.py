@@ -149,6 +149,27 @@ def documents():
                                       b"/BitsPerComponent 8", g,
                                       extra_content=b" BT /F0 12 Tf 3 Tr (ab) Tj 0 Tr (c) Tj ET"),
     }
+    # Decoders that size their output from their own parameters (JBIG2 page information,
+    # CCITT /Columns, the JPEG 2000 codestream's SIZ marker).
+    page_info = struct.pack(">IIIIBH", 16, 16, 0, 0, 0, 0)
+    jbig2 = struct.pack(">IBBBI", 0, 48, 0, 1, len(page_info)) + page_info
+    jbig2 += struct.pack(">IBBBI", 1, 49, 0, 1, 0)
+    docs["pdf-jbig2"] = image_pdf(b"/Width 16 /Height 16 /ColorSpace /DeviceGray "
+                                  b"/BitsPerComponent 1 /Filter /JBIG2Decode", jbig2)
+    docs["pdf-ccitt-g4"] = image_pdf(b"/Width 16 /Height 4 /ColorSpace /DeviceGray "
+                                     b"/BitsPerComponent 1 /Filter /CCITTFaxDecode "
+                                     b"/DecodeParms << /K -1 /Columns 16 /Rows 4 >>",
+                                     bytes([0x26, 0xA0, 0x00, 0x10, 0x01]))
+    siz = struct.pack(">HIIIIIIIIH", 0, 16, 16, 0, 0, 16, 16, 0, 0, 1) + bytes([7, 1, 1])
+    cod = bytes([0, 0, 0, 1, 0, 1, 4, 4, 0, 0])
+    qcd = bytes([0x40]) + bytes([0x48] * 4)
+    jpx = (b"\xff\x4f\xff\x51" + struct.pack(">H", 2 + len(siz)) + siz
+           + b"\xff\x52" + struct.pack(">H", 2 + len(cod)) + cod
+           + b"\xff\x5c" + struct.pack(">H", 2 + len(qcd)) + qcd
+           + b"\xff\x90" + struct.pack(">HHIBB", 10, 0, 0, 0, 1) + b"\xff\x93" + bytes(16)
+           + b"\xff\xd9")
+    docs["pdf-jpx"] = image_pdf(b"/Width 16 /Height 16 /ColorSpace /DeviceGray "
+                                b"/BitsPerComponent 8 /Filter /JPXDecode", jpx)
     docs["pdf-truncated"] = docs["pdf-gray-flate"][: len(docs["pdf-gray-flate"]) * 2 // 3]
     docs["tiff-gray"] = tiff([(16, 16, 1, 8, g)])
     docs["tiff-three-pages"] = tiff([(16, 16, 1, 8, g), (4, 4, 3, 8, bytes(range(48))),
