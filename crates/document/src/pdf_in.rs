@@ -408,15 +408,16 @@ fn check_decoder_sizes(
                 "its JPEG 2000 or JBIG2 image is behind other filters",
             ));
         }
-        let raw = stream.raw_data();
         match filter {
             Filter::JpxDecode => {
+                let raw = stream.raw_data();
                 let settings = hayro_jpeg2000::DecodeSettings::default();
                 let jpx = hayro_jpeg2000::Image::new(&raw, &settings)
                     .map_err(|e| invalid(&format!("its JPEG 2000 image cannot be read ({e})")))?;
                 checked(jpx.width() as u64, jpx.height() as u64)?;
             }
             Filter::Jbig2Decode => {
+                let raw = stream.raw_data();
                 let settings = hayro_jbig2::DecodeSettings { strict: false };
                 let page = hayro_jbig2::Page::new_embedded(&raw, None, &settings)
                     .map_err(|e| invalid(&format!("its JBIG2 image cannot be read ({e})")))?;
