@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use wenzi::Page;
 
-use crate::structure::{blocks, is_cjk_word, xml_escape, Bounds};
+use crate::structure::{blocks, is_cjk_word, unit_confidence, xml_escape, Bounds};
 
 /// The pages as one ALTO 4.2 document, in pixels. Each wenzi block is a `TextBlock`; `WC` is
 /// the word's confidence (0..1). An `SP` separates two words unless one of them is CJK
@@ -83,7 +83,7 @@ pub fn alto(pages: &[Page]) -> String {
                         out,
                         "            <String ID=\"string_{word_id}\" {} WC=\"{:.3}\" CONTENT=\"{}\"/>",
                         position(b),
-                        word.confidence.clamp(0.0, 1.0),
+                        unit_confidence(word.confidence),
                         xml_escape(&word.text)
                     );
                 }

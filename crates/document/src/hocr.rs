@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use wenzi::{LineOrientation, Page};
 
-use crate::structure::{blocks, xml_escape, Bounds};
+use crate::structure::{blocks, unit_confidence, xml_escape, Bounds};
 
 /// The pages as one hOCR document (well-formed XHTML). Element ids count across the
 /// document: `page_1`, `block_1_2`, `par_1_2`, `line_1_3`, `word_1_7`. Word titles carry
@@ -71,7 +71,7 @@ pub fn hocr(pages: &[Page]) -> String {
                     if k > 0 {
                         out.push(' ');
                     }
-                    let conf = (word.confidence * 100.0).round().clamp(0.0, 100.0) as u32;
+                    let conf = (unit_confidence(word.confidence) * 100.0).round() as u32;
                     let _ = write!(
                         out,
                         "<span class=\"ocrx_word\" id=\"word_{n}_{word_id}\" title=\"{}; x_wconf {conf}\">{}</span>",

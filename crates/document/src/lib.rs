@@ -19,6 +19,7 @@ mod alto;
 mod hocr;
 mod input;
 mod pdf_in;
+mod pdf_limits;
 mod pdf_out;
 mod structure;
 mod tiff_in;

@@ -12,11 +12,11 @@ use hayro_syntax::content::ops::TypedInstruction;
 use hayro_syntax::object::stream::{ImageColorSpace, ImageDecodeParams};
 use hayro_syntax::object::{Array, Dict, Name, Object, Stream};
 use hayro_syntax::page::{Page, Rotation};
-use hayro_syntax::{LoadPdfError, Pdf};
+use hayro_syntax::{Filter, LoadPdfError, Pdf};
 use wenzi::image::{imageops, RgbImage};
 
 use crate::input::{rgb_from_samples, PageImage};
-use crate::DocumentError;
+use crate::{pdf_limits, DocumentError};
 
 pub(crate) struct PdfPages {
     pdf: Pdf,
@@ -66,6 +66,7 @@ impl PdfPages {
         catch_unwind(AssertUnwindSafe(|| {
             let pages = self.pdf.pages();
             let page = pages.get(index).ok_or(DocumentError::NoPages)?;
+            check_contents(page, index + 1)?;
             match single_image(page) {
                 Some((stream, ctm)) => scan_image(page, &stream, &ctm, index + 1, dpi, checked),
                 None => render(page, index + 1, dpi, checked),
@@ -75,8 +76,31 @@ impl PdfPages {
     }
 }
 
+/// Most bytes a page's content streams may decode to (together): a scan's content is a few
+/// operators, a dense vector page a few MB.
+const MAX_CONTENT_BYTES: u64 = 64 << 20;
+
+/// Refuses a page whose content streams would decode past [`MAX_CONTENT_BYTES`] (a
+/// decompression bomb), before hayro-syntax decodes them whole.
+fn check_contents(page: &Page<'_>, number: usize) -> Result<(), DocumentError> {
+    let streams: Vec<Stream<'_>> = match page.raw().get::<Object<'_>>(b"Contents".as_slice()) {
+        Some(Object::Stream(s)) => vec![s],
+        Some(Object::Array(a)) => a.iter::<Stream<'_>>().collect(),
+        _ => Vec::new(),
+    };
+    let mut left = MAX_CONTENT_BYTES;
+    for stream in &streams {
+        let size = pdf_limits::check(stream, left).map_err(|_| DocumentError::InvalidPage {
+            page: number,
+            message: format!("its content decompresses to more than {MAX_CONTENT_BYTES} bytes"),
+        })?;
+        left -= size;
+    }
+    Ok(())
+}
+
 /// The page's one image and the transform it is drawn with, if the page is one scan.
-fn single_image<'a>(page: &Page<'a>) -> Option<(Stream<'a>, Matrix)> {
+pub(crate) fn single_image<'a>(page: &Page<'a>) -> Option<(Stream<'a>, Matrix)> {
     let mut ops = page.typed_operations();
     let mut ctm = IDENTITY;
     let mut stack: Vec<Matrix> = Vec::new();
@@ -117,8 +141,15 @@ fn single_image<'a>(page: &Page<'a>) -> Option<(Stream<'a>, Matrix)> {
         }
     }
     let (stream, ctm) = found?;
-    // The image's parallelogram covers at least half the page.
-    let (pw, ph) = page.base_dimensions();
+    // The image's parallelogram covers at least half the page. The crop box's own size, not
+    // `base_dimensions` (which takes sides under 1 pt as 1 pt, so a very thin page would never
+    // count as a scan).
+    let crop = page.intersected_crop_box();
+    let (pw, ph) = if crop.width() > 0.0 && crop.height() > 0.0 {
+        (crop.width() as f32, crop.height() as f32)
+    } else {
+        page.base_dimensions()
+    };
     let area = (ctm[0] * ctm[3] - ctm[1] * ctm[2]).abs();
     (area >= 0.5 * pw * ph).then_some((stream, ctm))
 }
@@ -182,7 +213,11 @@ fn array_color_space(a: &Array<'_>) -> Option<Colors> {
             let _hival = items.next()?;
             let lookup = match items.next()? {
                 Object::String(s) => s.as_ref().to_vec(),
-                Object::Stream(s) => s.decoded().ok()?.to_vec(),
+                // A palette is at most 256 entries of 4 bytes: refuse a bomb before decoding.
+                Object::Stream(s) => {
+                    pdf_limits::check(&s, 1 << 16).ok()?;
+                    s.decoded().ok()?.to_vec()
+                }
                 _ => return None,
             };
             Some(Colors {
@@ -280,6 +315,15 @@ fn scan_image(
         width,
         height,
     };
+    // Decoded samples take at most 8 bytes a pixel (16-bit CMYK) and a predictor byte a row;
+    // a stream that decompresses to far more is a bomb, refused before hayro inflates it.
+    let cap = 8 * width as u64 * height as u64 + height as u64 + (1 << 20);
+    pdf_limits::check(stream, cap).map_err(|size| {
+        invalid(&format!(
+            "its image data decompresses to at least {size} bytes, over the {cap} its size allows"
+        ))
+    })?;
+    check_decoder_sizes(stream, height, &invalid, checked)?;
     let decoded = stream
         .decoded_image(&params)
         .map_err(|e| invalid(&format!("its image cannot be decoded ({e:?})")))?;
@@ -344,6 +388,60 @@ fn scan_image(
         dpi
     };
     Ok(PageImage { image, dpi })
+}
+
+/// hayro decodes a JPEG 2000 or JBIG2 image at the size its own header gives and a CCITT fax
+/// image `/Columns` wide, whatever the image dictionary says (a 10x10 image over a
+/// 65535x65535 JBIG2 page allocated 4.3 GB): those sizes are checked against the pixel limit
+/// before decoding.
+fn check_decoder_sizes(
+    stream: &Stream<'_>,
+    height: u32,
+    invalid: &dyn Fn(&str) -> DocumentError,
+    checked: &dyn Fn(u64, u64) -> Result<(), DocumentError>,
+) -> Result<(), DocumentError> {
+    let filters = stream.filters();
+    for (i, filter) in filters.iter().enumerate() {
+        let own_header = matches!(filter, Filter::JpxDecode | Filter::Jbig2Decode);
+        if own_header && filters.len() != 1 {
+            return Err(invalid(
+                "its JPEG 2000 or JBIG2 image is behind other filters",
+            ));
+        }
+        match filter {
+            Filter::JpxDecode => {
+                let raw = stream.raw_data();
+                let settings = hayro_jpeg2000::DecodeSettings::default();
+                let jpx = hayro_jpeg2000::Image::new(&raw, &settings)
+                    .map_err(|e| invalid(&format!("its JPEG 2000 image cannot be read ({e})")))?;
+                checked(jpx.width() as u64, jpx.height() as u64)?;
+            }
+            Filter::Jbig2Decode => {
+                let raw = stream.raw_data();
+                let settings = hayro_jbig2::DecodeSettings { strict: false };
+                let page = hayro_jbig2::Page::new_embedded(&raw, None, &settings)
+                    .map_err(|e| invalid(&format!("its JBIG2 image cannot be read ({e})")))?;
+                checked(page.width() as u64, page.height() as u64)?;
+            }
+            Filter::CcittFaxDecode => {
+                // As hayro reads it: `/Columns` (default 1728) of the filter's parameters.
+                let params = match stream.dict().get::<Object<'_>>(b"DecodeParms".as_slice()) {
+                    Some(Object::Dict(d)) => Some(d),
+                    Some(Object::Array(a)) => a.iter::<Object<'_>>().nth(i).and_then(|o| match o {
+                        Object::Dict(d) => Some(d),
+                        _ => None,
+                    }),
+                    _ => None,
+                };
+                let columns = params
+                    .and_then(|p| p.get::<usize>(b"Columns".as_slice()))
+                    .unwrap_or(1728) as u32;
+                checked(columns as u64, height as u64)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Turns the image's stored pixels into what the page shows: the drawing transform's quarter

@@ -21,6 +21,10 @@ const FONT_NAME: &[u8] = b"GlyphLessFont";
 const ADVANCE: f32 = 1000.0;
 /// Share of the text height below the baseline.
 const DESCENT: f32 = 0.2;
+/// Shortest page side (pt) written when the image allows, as Acrobat requires.
+const MIN_SIDE_PT: f32 = 3.0;
+/// Longest page side (pt): viewers refuse pages over 200 inches.
+const MAX_SIDE_PT: f32 = 14_400.0;
 
 /// Builds a searchable PDF page by page (only the compressed images are kept in memory).
 pub struct SearchablePdf {
@@ -114,16 +118,15 @@ impl SearchablePdf {
         } else {
             200.0
         };
+        // Keep the page's sides within what viewers accept (3 to 14,400 pt, i.e. at most 200
+        // inches) by moving the resolution as little as needed; a page under 1 pt would not
+        // even read back as a scan. An image too thin for both keeps the long side's limit.
+        let (short, long) = (w.min(h) as f32, w.max(h) as f32);
+        let dpi = dpi
+            .min(short * 72.0 / MIN_SIDE_PT)
+            .max(long * 72.0 / MAX_SIDE_PT * 1.001);
         let scale = 72.0 / dpi;
         let (width_pt, height_pt) = (w as f32 * scale, h as f32 * scale);
-        if width_pt > 14_400.0 || height_pt > 14_400.0 {
-            // PDF viewers cap pages at 200 inches; scale the user unit instead of failing.
-            return self.add_page(
-                image,
-                page,
-                dpi * (width_pt.max(height_pt) / 14_400.0) * 1.001,
-            );
-        }
 
         let (page_id, content_id, image_id) = (self.alloc(), self.alloc(), self.alloc());
         let (jpeg, gray) = encode_jpeg(image, self.jpeg_quality)?;
@@ -202,29 +205,37 @@ impl SearchablePdf {
                 let start = to_pdf(next.quad[3]);
                 let gap = (start[0] - bottom_left[0]) * u[0] + (start[1] - bottom_left[1]) * u[1];
                 text.push(' ');
-                span = gap.max(length);
+                if gap.is_finite() {
+                    span = gap.max(length);
+                }
             }
         }
-        let mut codes = Vec::with_capacity(2 * text.len());
-        for c in text.chars() {
-            codes.extend_from_slice(&self.code(c).to_be_bytes());
-        }
-        let glyphs = (codes.len() / 2) as f32;
+        let glyphs = text.chars().count() as f32;
         let stretch = 100.0 * span / (glyphs * size * ADVANCE / 1000.0);
         let origin = [
             bottom_left[0] + DESCENT * rise[0],
             bottom_left[1] + DESCENT * rise[1],
         ];
-        content.set_font(Name(b"F0"), 1.0);
-        content.set_horizontal_scaling(stretch);
-        content.set_text_matrix([
+        let matrix = [
             u[0] * size,
             u[1] * size,
             -u[1] * size,
             u[0] * size,
             origin[0],
             origin[1],
-        ]);
+        ];
+        // A word without text, or a box so far off the page that its numbers overflow, would
+        // write `inf` or `NaN` into the content stream, which is not PDF: leave it out.
+        if !stretch.is_finite() || !matrix.iter().all(|v| v.is_finite()) {
+            return;
+        }
+        let mut codes = Vec::with_capacity(2 * text.len());
+        for c in text.chars() {
+            codes.extend_from_slice(&self.code(c).to_be_bytes());
+        }
+        content.set_font(Name(b"F0"), 1.0);
+        content.set_horizontal_scaling(stretch);
+        content.set_text_matrix(matrix);
         content.show(Str(&codes));
     }
 
@@ -336,6 +347,52 @@ mod tests {
         // The page reads back with the PDF reader used for input.
         let pdf = hayro_syntax::Pdf::new(bytes).unwrap();
         assert_eq!(pdf.pages().len(), 1);
+    }
+
+    /// Fuzz finding: an empty word, or a box whose PDF coordinates overflow, wrote `inf`
+    /// into the content stream (`inf Tz`, `-inf ... Tm`), which no reader parses.
+    #[test]
+    fn words_whose_numbers_overflow_are_left_out() {
+        let mut page = testing::page();
+        page.lines[0].words[0].quad = [
+            [10.0, f32::INFINITY],
+            [40.0, f32::INFINITY],
+            [40.0, 30.0],
+            [10.0, 30.0],
+        ];
+        page.lines[1].words[0].text.clear();
+        let image = RgbImage::from_pixel(300, 100, wenzi::image::Rgb([255, 255, 255]));
+        let bytes = searchable_pdf(&[page], &[image], 150.0).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("inf") && !text.contains("NaN"), "{text}");
+        // The other words are still there: 7 words, less the two left out.
+        assert_eq!(
+            text.matches(" Tj").count(),
+            5,
+            "{}",
+            text.matches(" Tj").count()
+        );
+    }
+
+    /// Fuzz finding: a 1x1 image at 200 dpi made a 0.36 pt page, which the reader takes as
+    /// 1 pt, so the image no longer covered it and the PDF did not read back as a scan.
+    #[test]
+    fn tiny_and_thin_images_make_pages_that_read_back_as_scans() {
+        for (w, h) in [(1, 1), (3, 1), (60_000, 1), (20_000, 20)] {
+            let image = RgbImage::from_pixel(w, h, wenzi::image::Rgb([0, 0, 0]));
+            let bytes = searchable_pdf(&[Page::default()], &[image], 200.0).unwrap();
+            let pdf = hayro_syntax::Pdf::new(bytes).unwrap();
+            let page = &pdf.pages()[0];
+            let (pw, ph) = (page.media_box().width(), page.media_box().height());
+            assert!(pw.max(ph) <= 14_400.0, "{w}x{h}: {pw}x{ph}");
+            if w.max(h) < 1000 {
+                assert!(pw.min(ph) >= 2.99, "{w}x{h}: {pw}x{ph}");
+            }
+            assert!(
+                crate::pdf_in::single_image(page).is_some(),
+                "{w}x{h}: {pw}x{ph} pt"
+            );
+        }
     }
 
     #[test]

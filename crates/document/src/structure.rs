@@ -117,7 +117,18 @@ pub(crate) fn is_cjk_word(text: &str) -> bool {
     })
 }
 
-/// Escapes text for XML content and attribute values (either quote).
+/// A word's confidence in 0..=1 as the formats write it: a NaN (possible in a hand-built
+/// `Page`) counts as 0, so no writer prints `NaN` where readers expect a number.
+pub(crate) fn unit_confidence(c: f32) -> f32 {
+    if c.is_nan() {
+        0.0
+    } else {
+        c.clamp(0.0, 1.0)
+    }
+}
+
+/// Escapes text for XML content and attribute values (either quote), so that it reads back
+/// exactly, less the characters XML cannot hold.
 pub(crate) fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -127,8 +138,13 @@ pub(crate) fn xml_escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            // As references, or an attribute's value would read them back as spaces (and
+            // content a `\r` as `\n`).
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
             // Characters XML 1.0 does not allow are dropped.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            c if (c as u32) < 0x20 => {}
             '\u{FFFE}' | '\u{FFFF}' => {}
             c => out.push(c),
         }
@@ -255,9 +271,30 @@ mod tests {
         assert_eq!(b.width(), 11);
     }
 
+    /// Fuzz finding: a NaN confidence (a hand-built page) was written as `NaN` in TSV's
+    /// `conf` and ALTO's `WC`.
+    #[test]
+    fn nan_confidence_is_written_as_zero() {
+        assert_eq!(unit_confidence(f32::NAN), 0.0);
+        assert_eq!(unit_confidence(f32::INFINITY), 1.0);
+        assert_eq!(unit_confidence(-1.0), 0.0);
+        let mut page = testing::page();
+        page.lines[0].words[0].confidence = f32::NAN;
+        let tsv = crate::tsv(std::slice::from_ref(&page));
+        assert!(
+            tsv.lines().nth(5).unwrap().contains("\t0.000000\tapt"),
+            "{tsv}"
+        );
+        let alto = crate::alto(std::slice::from_ref(&page));
+        assert!(alto.contains("WC=\"0.000\" CONTENT=\"apt\""), "{alto}");
+        assert!(!alto.contains("NaN") && !crate::hocr(&[page]).contains("NaN"));
+    }
+
     #[test]
     fn escapes_markup_and_drops_control_characters() {
         assert_eq!(xml_escape("a&b<'\">\u{1}"), "a&amp;b&lt;&apos;&quot;&gt;");
+        // Fuzz finding: a tab in ALTO's CONTENT attribute read back as a space.
+        assert_eq!(xml_escape("a\tb\r\n"), "a&#9;b&#13;&#10;");
         assert!(is_cjk_word("中") && is_cjk_word("。") && !is_cjk_word("OK"));
     }
 }

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use wenzi::Page;
 
-use crate::structure::{blocks, Bounds};
+use crate::structure::{blocks, unit_confidence, Bounds};
 
 /// The header row Tesseract writes.
 pub const TSV_HEADER: &str =
@@ -36,7 +36,7 @@ pub fn tsv(pages: &[Page]) -> String {
                 row(&mut out, 4, ids, Bounds::of_quad(&line.quad), None, "");
                 for (w, word) in line.words.iter().enumerate() {
                     let ids = [page_num, b + 1, 1, l + 1, w + 1];
-                    let conf = Some(word.confidence * 100.0);
+                    let conf = Some(unit_confidence(word.confidence) * 100.0);
                     let text: String = word.text.chars().filter(|c| !c.is_control()).collect();
                     row(&mut out, 5, ids, Bounds::of_quad(&word.quad), conf, &text);
                 }
@@ -58,7 +58,7 @@ fn row(out: &mut String, level: u8, ids: [usize; 5], b: Bounds, conf: Option<f32
     );
     match conf {
         Some(c) => {
-            let _ = write!(out, "{:.6}", c.clamp(0.0, 100.0));
+            let _ = write!(out, "{c:.6}");
         }
         None => out.push_str("-1"),
     }
