@@ -158,12 +158,14 @@ fn array_to_rgb(
     }
     let (w32, h32) = match (u32::try_from(w), u32::try_from(h)) {
         (Ok(w), Ok(h)) if (w as u64) * (h as u64) <= max_pixels => (w, h),
-        _ => return Err(image_error(
-            py,
-            format!(
+        _ => {
+            return Err(image_error(
+                py,
+                format!(
                 "the image is too large: {w}×{h} pixels is over the limit of {max_pixels} pixels"
             ),
-        )),
+            ))
+        }
     };
     let readonly = array
         .try_readonly()
@@ -594,7 +596,7 @@ impl PyEngine {
         Ok(PyEngine {
             engine: Arc::new(engine),
             repr: format!(
-                "Engine(models={:?}, detector={:?}, threads={threads})",
+                "Engine(models='{}', detector='{}', threads={threads})",
                 models.to_ascii_lowercase(),
                 detector.to_ascii_lowercase()
             ),
@@ -746,6 +748,11 @@ fn recognize(py: Python<'_>, image: &Bound<'_, PyAny>) -> PyResult<Vec<String>> 
     Ok(run(py, &engine, input)?.texts())
 }
 
+/// wenzi: Chinese + English OCR (PP-OCR models on wenzi's own Rust inference engine).
+///
+/// `wenzi.recognize(data)` gives the text lines; `wenzi.Engine(...)` gives pages with boxes,
+/// confidences and words, and is safe to share across threads (the GIL is released while
+/// recognizing); `wenzi.RapidOCR` answers in rapidocr_onnxruntime's shape.
 #[pymodule]
 #[pyo3(name = "wenzi")]
 fn wenzi_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
