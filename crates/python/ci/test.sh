@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The Python package end to end, as a user gets it: a fresh venv with maturin, pytest and numpy
-# from PyPI, the wheel built from this checkout and pip-installed, the README's one-liner, then
-# the pytest suite.
+# The Python package end to end, as a user gets it: a fresh venv with maturin, pytest, numpy
+# and pillow from PyPI, the wheel built from this checkout and pip-installed, the README's
+# one-liner, then the pytest suite.
 #
 # The wheel is built with the `dev` profile by default: after `cargo test --workspace` every
 # dependency is already compiled in that profile (optimized: see [profile.dev.package."*"]),
@@ -23,7 +23,7 @@ if ! "$python" -m venv "$work/venv" >/dev/null 2>&1; then
   "$python" -m venv "$work/venv"
 fi
 venv="$work/venv/bin"
-"$venv/python" -m pip install -q --disable-pip-version-check maturin pytest numpy
+"$venv/python" -m pip install -q --disable-pip-version-check maturin pytest numpy pillow
 
 start=$SECONDS
 "$venv/maturin" build --profile "$profile" -m crates/python/Cargo.toml -i "$venv/python" \

@@ -112,6 +112,15 @@ fn read_input(obj: &Bound<'_, PyAny>, bgr: bool, max_pixels: u64) -> PyResult<In
         let numpy = py.import("numpy").map_err(|_| {
             PyTypeError::new_err("install numpy to pass image objects (PIL images, arrays)")
         })?;
+        // A PIL image in a mode numpy would not give as gray/RGB/RGBA bytes (palette, 1-bit,
+        // 16-bit, CMYK, LA...) is converted by PIL first; RGBA keeps any transparency.
+        let mut obj = obj.clone();
+        if obj.hasattr("mode")? && obj.hasattr("convert")? {
+            let mode: String = obj.getattr("mode")?.extract()?;
+            if !matches!(mode.as_str(), "L" | "RGB" | "RGBA") {
+                obj = obj.call_method1("convert", ("RGBA",))?;
+            }
+        }
         let array = numpy.call_method1("asarray", (obj,))?;
         let array = array.cast::<PyUntypedArray>()?;
         return array_to_rgb(array, false, max_pixels).map(Input::Pixels);

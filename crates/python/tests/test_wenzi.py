@@ -173,10 +173,8 @@ def test_numpy_input_equals_bytes_input(engine, page_bytes, page_pixels):
 
 
 def test_numpy_channel_orders(engine, page_pixels):
-    # A colored page (the three channels differ) so that swapping them changes the pixels
-    # wenzi sees; the encoded PPM of the same RGB pixels is the reference.
-    g = page_pixels[..., 0].astype(np.int32)
-    rgb = np.stack([g, g * 3 // 5 + 100, 255 - (255 - g) * 3 // 10], axis=-1).astype(np.uint8)
+    # The encoded PPM of the same RGB pixels is the reference.
+    rgb = colored(page_pixels)
     want = summary(engine.recognize(ppm(rgb)))
     assert summary(engine.recognize(rgb)) == want
     assert summary(engine.recognize(np.ascontiguousarray(rgb[..., ::-1]), bgr=True)) == want
@@ -190,6 +188,26 @@ def test_numpy_channel_orders(engine, page_pixels):
     # RGBA: opaque equals RGB.
     alpha = np.full(gray.shape + (1,), 255, dtype=np.uint8)
     assert summary(engine.recognize(np.concatenate([rgb, alpha], axis=-1))) == want
+
+
+def colored(page_pixels):
+    """The page with three different channels, so that reading them swapped shows."""
+    g = page_pixels[..., 0].astype(np.int32)
+    return np.stack([g, g * 3 // 5 + 100, 255 - (255 - g) * 3 // 10], axis=-1).astype(np.uint8)
+
+
+def test_pil_images(engine, page_bytes, page_pixels):
+    from PIL import Image
+
+    assert summary(engine.recognize(Image.open(PAGE))) == summary(engine.recognize(page_bytes))
+    gray = Image.open(PAGE).convert("L")
+    # Modes numpy cannot hand over as gray/RGB/RGBA go through PIL's convert first.
+    assert summary(engine.recognize(gray.convert("LA"))) == summary(engine.recognize(gray))
+    # PIL images are RGB, also for the RapidOCR drop-in (which takes arrays as BGR).
+    rgb = colored(page_pixels)
+    ocr = wenzi.RapidOCR(engine=engine)
+    result, _ = ocr(Image.fromarray(rgb))
+    assert [tuple(r) for r in result] == engine(rgb)
 
 
 def test_rapidocr_shaped_call(engine, page_bytes):
