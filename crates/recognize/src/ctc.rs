@@ -71,6 +71,7 @@ pub fn decode_greedy_spans(
         previous = best;
     }
     insert_missing_spaces(&mut runs, scores, charset);
+    tidy_symbols(&mut runs);
     let mut text = String::new();
     let mut prob_sum = 0.0f64;
     for run in &runs {
@@ -110,6 +111,36 @@ pub fn decode_greedy_spans(
         text,
         confidence,
         chars,
+    }
+}
+
+/// Fixes two symbol slips of the greedy path that no correct text contains:
+/// - `°℃`: ℃ already holds its degree ring; a `°` emitted just before it is the same ring
+///   read twice, so it is dropped (its frames go to the ℃);
+/// - a Latin `X`/`x` in an arithmetic line (only digits, spaces, `.`, `,`, brackets and
+///   operators, with an `=`): there it is the multiplication sign `×`, which the recognizer
+///   often reads as the letter.
+fn tidy_symbols(runs: &mut Vec<(&str, usize, usize, f32)>) {
+    let mut k = 0;
+    while k + 1 < runs.len() {
+        if runs[k].0 == "°" && runs[k + 1].0 == "℃" {
+            runs[k + 1].1 = runs[k].1;
+            runs.remove(k);
+        } else {
+            k += 1;
+        }
+    }
+    let arithmetic_char = |c: char| c.is_ascii_digit() || " .,+-=×÷xX()（）＝·".contains(c);
+    let is = |r: &(&str, usize, usize, f32), set: &str| r.0.chars().any(|c| set.contains(c));
+    let arithmetic = runs.iter().any(|r| is(r, "=＝"))
+        && runs.iter().any(|r| r.0.chars().any(|c| c.is_ascii_digit()))
+        && runs.iter().all(|r| r.0.chars().all(arithmetic_char));
+    if arithmetic {
+        for r in runs.iter_mut() {
+            if r.0 == "X" || r.0 == "x" {
+                r.0 = "×";
+            }
+        }
     }
 }
 
@@ -262,6 +293,21 @@ mod tests {
         m[[2, 0]] = 1.0;
         m[[3, 2]] = 1.0;
         assert_eq!(decode_greedy(m.view(), &cjk).text, "中文");
+    }
+
+    #[test]
+    fn degree_ring_read_twice_and_arithmetic_x() {
+        // classes: blank ° ℃ X 0 4 = a space
+        let cs = Charset::from_dictionary("°\n℃\nX\n0\n4\n=\na").unwrap();
+        let decode = |seq: &[usize]| decode_greedy(one_hot(seq, 9, 0.9).view(), &cs);
+        let d = decode(&[4, 0, 1, 2, 0]);
+        assert_eq!(d.text, "0℃");
+        assert_eq!(d.chars.len(), 2);
+        // An arithmetic line: X is ×; with a letter in the line it stays X.
+        assert_eq!(decode(&[4, 3, 5, 6, 4]).text, "0×4=0");
+        assert_eq!(decode(&[3, 0, 4, 6]).text, "×0=");
+        assert_eq!(decode(&[4, 3, 5, 6, 7]).text, "0X4=a");
+        assert_eq!(decode(&[4, 3, 5]).text, "0X4");
     }
 
     #[test]
