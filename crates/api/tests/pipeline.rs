@@ -139,6 +139,26 @@ fn vertical_page_reads_upright_columns_right_to_left() {
 }
 
 #[test]
+fn vertical_yue_is_told_from_ri_by_its_proportions() {
+    // 子曰 / 孔子曰: the recognizer reads the wide 曰 as the tall 日 unless the cell's ink
+    // box settles it.
+    assert_lines_close("vertical_019.jpg", 0);
+}
+
+#[test]
+fn vertical_page_with_a_digit_column_stays_upright_and_in_column_order() {
+    // The date column (`公元1997年`) reads best turned and is not mostly CJK; it is still
+    // the last (leftmost) column, and the page is not taken for a turned one.
+    assert_lines_close("vertical_027.jpg", 0);
+    let page = engine().recognize(&fixture("vertical_027.jpg")).unwrap();
+    assert_eq!(page.rotation, 0);
+    assert!(page
+        .lines
+        .iter()
+        .all(|l| l.orientation == wenzi::LineOrientation::Vertical));
+}
+
+#[test]
 fn table_reads_row_by_row_and_is_a_table_block() {
     assert_lines_close("table_016.png", 2);
     let page = engine().recognize(&fixture("table_016.png")).unwrap();
