@@ -15,7 +15,8 @@
 use image::RgbImage;
 use wenzi_detect::TextBox;
 use wenzi_recognize::{
-    column_to_line, crop_quad, settle_shapes, Cell, Decoded, OrientationClassifier, Recognizer,
+    column_to_line, crop_quad, settle_shapes, spans_down_the_column, Cell, Decoded,
+    OrientationClassifier, Recognizer,
 };
 
 use crate::{Error, LineOrientation, Timings};
@@ -116,6 +117,8 @@ struct Candidate {
     image: RgbImage,
     /// A column's character cells (empty for other readings).
     cells: Vec<Cell>,
+    /// Height of the column crop the cells were cut from (0 for other readings).
+    column_height: u32,
 }
 
 /// Reads every box in its best orientation; returns the lines (same order as `boxes`; a box
@@ -142,6 +145,7 @@ pub(crate) fn read_boxes(
                 orientation: LineOrientation::from_turns(turns),
                 image: img,
                 cells: Vec::new(),
+                column_height: 0,
             });
         }
     }
@@ -160,6 +164,7 @@ pub(crate) fn read_boxes(
                     orientation: LineOrientation::from_turns(c.orientation.page_turns() + 2),
                     image: wenzi_recognize::rotate180(&c.image),
                     cells: Vec::new(),
+                    column_height: 0,
                 });
             }
         }
@@ -179,6 +184,7 @@ pub(crate) fn read_boxes(
                 orientation: LineOrientation::Vertical,
                 image: column.image,
                 cells: column.cells,
+                column_height: column.column_height,
             });
         }
     }
@@ -190,6 +196,8 @@ pub(crate) fn read_boxes(
     let mut readings: Vec<Readings> = vec![Readings::default(); boxes.len()];
     for (c, mut d) in candidates.iter().zip(decoded) {
         settle_shapes(&mut d, &c.cells, c.image.width());
+        // A column's spans are kept as fractions down the column, where its words lie.
+        spans_down_the_column(&mut d, &c.cells, c.image.width(), c.column_height);
         // Upright letters stacked in a column are rare, while a sideways Latin line cut into
         // cells can read as confident nonsense: a column reading must be mostly CJK.
         if c.orientation == LineOrientation::Vertical && !mostly_cjk(&d.text) {
@@ -213,6 +221,7 @@ pub(crate) fn read_boxes(
                     orientation: page_orientation,
                     image: crop(&boxes[i].points, turns)?,
                     cells: Vec::new(),
+                    column_height: 0,
                 })
             })
             .collect();

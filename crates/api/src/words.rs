@@ -75,9 +75,9 @@ fn word(
 /// The words of a line read from `quad` (corners clockwise from the text's own top-left).
 ///
 /// Horizontal and turned lines map spans through the crop's perspective warp. A vertical
-/// column was cut into character cells before recognition, so the decoder's spans are along
-/// the rebuilt line, not the column: each character gets an equal share of the column, top
-/// to bottom (exact for evenly pitched columns, the common case).
+/// column's spans are fractions down the column already (the reader gives each character
+/// the character cell it was read from; a column read as a turned line runs down the
+/// column too).
 pub(crate) fn line_words(
     decoded: &Decoded,
     quad: &Quad,
@@ -86,17 +86,8 @@ pub(crate) fn line_words(
     if orientation != LineOrientation::Vertical {
         return words(decoded, |a, b| sub_quad(quad, a, b));
     }
-    let visible: Vec<usize> = (0..decoded.chars.len())
-        .filter(|&i| !decoded.chars[i].text.trim().is_empty())
-        .collect();
-    let mut shared = decoded.clone();
-    let n = visible.len().max(1) as f32;
-    for (k, &i) in visible.iter().enumerate() {
-        shared.chars[i].start = k as f32 / n;
-        shared.chars[i].end = (k + 1) as f32 / n;
-    }
     // The column's quad is in image order (top-left first); fraction f runs down it.
-    words(&shared, |a, b| {
+    words(decoded, |a, b| {
         let lerp =
             |p: [f32; 2], q: [f32; 2], t: f32| [p[0] + (q[0] - p[0]) * t, p[1] + (q[1] - p[1]) * t];
         [
@@ -204,9 +195,8 @@ mod tests {
     }
 
     #[test]
-    fn vertical_columns_share_the_column_equally() {
-        let mut d = decoded("竖排文字");
-        d.chars[0].end = 0.9; // spans along the rebuilt line are ignored for columns
+    fn vertical_spans_run_down_the_column() {
+        let d = decoded("竖排文字");
         let quad = [[10.0, 0.0], [30.0, 0.0], [30.0, 80.0], [10.0, 80.0]];
         let w = line_words(&d, &quad, LineOrientation::Vertical);
         assert_eq!(w.len(), 4);

@@ -15,7 +15,7 @@ pub use charset::Charset;
 pub use crop::{crop_point_to_image, crop_quad, rotate180, rotate90_ccw, Quad, MAX_CROP_SIDE};
 pub use ctc::{decode_greedy, decode_greedy_spans, CharSpan, Decoded};
 pub use input::{aspect, line_batch};
-pub use vertical::{column_to_line, settle_shapes, Cell, ColumnLine};
+pub use vertical::{column_to_line, settle_shapes, spans_down_the_column, Cell, ColumnLine};
 
 use std::borrow::Borrow;
 

@@ -23,6 +23,8 @@ pub struct ColumnLine {
     pub image: RgbImage,
     /// One entry per cell, left to right.
     pub cells: Vec<Cell>,
+    /// Height of the column crop the cells' `y` refer to.
+    pub column_height: u32,
 }
 
 /// One character cell of a [`ColumnLine`].
@@ -81,6 +83,33 @@ pub fn settle_shapes(decoded: &mut crate::Decoded, cells: &[Cell], line_width: u
         }
         if changed {
             decoded.text = decoded.chars.iter().map(|c| c.text.as_str()).collect();
+        }
+    }
+}
+
+/// Re-expresses the spans of `decoded`, read from a [`ColumnLine::image`] `line_width`
+/// pixels wide, as fractions down the column (`column_height` pixels tall): each character
+/// takes the span of the cell it was read from (the nearest cell by its centre), so its box
+/// is exactly its cell, not an equal share of the column.
+pub fn spans_down_the_column(
+    decoded: &mut crate::Decoded,
+    cells: &[Cell],
+    line_width: u32,
+    column_height: u32,
+) {
+    if cells.is_empty() || column_height == 0 {
+        return;
+    }
+    let (w, h) = (line_width.max(1) as f32, column_height as f32);
+    for c in &mut decoded.chars {
+        let centre = (c.start + c.end) / 2.0 * w;
+        let distance = |k: &Cell| ((k.x.0 + k.x.1) as f32 / 2.0 - centre).abs();
+        if let Some(cell) = cells
+            .iter()
+            .min_by(|a, b| distance(a).total_cmp(&distance(b)))
+        {
+            c.start = (cell.y.0 as f32 / h).clamp(0.0, 1.0);
+            c.end = (cell.y.1 as f32 / h).clamp(0.0, 1.0);
         }
     }
 }
@@ -214,7 +243,11 @@ pub fn column_to_line(column: &RgbImage) -> Option<ColumnLine> {
             }
         }
     }
-    Some(ColumnLine { image: line, cells })
+    Some(ColumnLine {
+        image: line,
+        cells,
+        column_height: h,
+    })
 }
 
 /// Height over width of the ink box inside `x0..x1` × `y0..y1` (0 when there is no ink).
@@ -528,6 +561,38 @@ mod tests {
         };
         settle_shapes(&mut d, &[cell(0, 40, 0.0)], 120);
         assert_eq!(d.text, "日");
+    }
+
+    #[test]
+    fn spans_become_the_cells_down_the_column() {
+        use crate::{CharSpan, Decoded};
+        let col = column(3, 40, 46);
+        let line = column_to_line(&col).unwrap();
+        // Spans along the rebuilt line: a little off each cell's centre.
+        let mut d = Decoded {
+            text: "一二三".into(),
+            confidence: 0.9,
+            chars: (0..3)
+                .map(|k| CharSpan {
+                    text: "x".into(),
+                    start: (k as f32 + 0.1) / 3.0,
+                    end: (k as f32 + 0.8) / 3.0,
+                    confidence: 0.9,
+                })
+                .collect(),
+        };
+        spans_down_the_column(&mut d, &line.cells, line.image.width(), line.column_height);
+        let h = col.height() as f32;
+        for (c, cell) in d.chars.iter().zip(&line.cells) {
+            assert!(
+                (c.start - cell.y.0 as f32 / h).abs() < 1e-6,
+                "{c:?} {cell:?}"
+            );
+            assert!((c.end - cell.y.1 as f32 / h).abs() < 1e-6);
+        }
+        // Down the column, in order, inside it.
+        assert!(d.chars.windows(2).all(|p| p[0].end <= p[1].start + 1e-6));
+        assert!(d.chars[0].start >= 0.0 && d.chars[2].end <= 1.0);
     }
 
     #[test]
