@@ -58,6 +58,22 @@ impl Default for Limits {
 }
 
 /// Configures and builds an [`Engine`].
+///
+/// ```
+/// use wenzi::{DetectorKind, Engine, Limits, ModelSet};
+///
+/// let engine = Engine::builder()
+///     .models(ModelSet::V4)
+///     .detector(DetectorKind::Db)
+///     .classify_orientation(true)
+///     .limits(Limits { max_pixels: 20_000_000, ..Limits::default() })
+///     .build()?;
+/// assert_eq!(engine.limits().max_pixels, 20_000_000);
+/// // A blank image is not an error: it has no lines.
+/// let blank = wenzi::image::RgbImage::from_pixel(64, 32, wenzi::image::Rgb([255, 255, 255]));
+/// assert!(engine.recognize_image(&blank)?.lines.is_empty());
+/// # Ok::<(), wenzi::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct EngineBuilder {
     detector: DetectorKind,
@@ -88,10 +104,12 @@ impl Default for EngineBuilder {
 }
 
 impl EngineBuilder {
+    /// Which text-line detector to run (see [`DetectorKind`]).
     pub fn detector(mut self, kind: DetectorKind) -> Self {
         self.detector = kind;
         self
     }
+    /// Which PP-OCR generation to load (default [`ModelSet::V4`]).
     pub fn models(mut self, set: ModelSet) -> Self {
         self.models = set;
         self
@@ -111,6 +129,7 @@ impl EngineBuilder {
         self.threads = threads;
         self
     }
+    /// Resource limits (pixels per image, lines per page) the engine enforces on each call.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
@@ -205,6 +224,24 @@ impl EngineBuilder {
 }
 
 /// A loaded OCR pipeline. `Send + Sync`: one engine serves many threads at once.
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// # let bytes: &[u8] = include_bytes!("../../../fixtures/images/page_008.png");
+/// let engine = Arc::new(wenzi::Engine::builder().threads(Some(1)).build()?);
+/// let handles: Vec<_> = (0..2)
+///     .map(|_| {
+///         let engine = Arc::clone(&engine);
+///         std::thread::spawn(move || engine.recognize(bytes).map(|page| page.texts()))
+///     })
+///     .collect();
+/// for handle in handles {
+///     let texts = handle.join().unwrap()?;
+///     assert!(texts.iter().any(|t| t.contains("/etc/")));
+/// }
+/// # Ok::<(), wenzi::Error>(())
+/// ```
 pub struct Engine {
     detector: DetectorKind,
     det_policy: wenzi_detect::db::DetResizePolicy,
@@ -218,6 +255,8 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// A builder with the defaults (PP-OCRv4, [`DetectorKind::Auto`], orientation fix on, bundled
+    /// models when the `bundled-models` feature is on).
     pub fn builder() -> EngineBuilder {
         EngineBuilder::default()
     }

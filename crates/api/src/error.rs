@@ -17,8 +17,11 @@ pub enum Error {
         "the image is too large: {width}×{height} pixels is over the limit of {max_pixels} pixels"
     )]
     ImageTooLarge {
+        /// Width in the image header.
         width: u64,
+        /// Height in the image header.
         height: u64,
+        /// The limit it exceeds ([`crate::Limits`]).
         max_pixels: u64,
     },
     /// A recognized format whose data is corrupt, truncated or has a zero side.
@@ -27,13 +30,17 @@ pub enum Error {
     /// A model file could not be read.
     #[error("cannot read model file {path}: {source}")]
     ModelFile {
+        /// The file that was read.
         path: PathBuf,
+        /// Why reading it failed.
         source: std::io::Error,
     },
     /// A model's bytes are not a model wenzi can run.
     #[error("cannot load the {which} model: {message}")]
     ModelLoad {
+        /// Which model: `detection`, `recognition` or `orientation`.
         which: &'static str,
+        /// What was wrong with it.
         message: String,
     },
     /// Inference failed on a loaded model (a bug or a resource limit, never bad image data).

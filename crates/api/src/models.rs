@@ -43,7 +43,8 @@ pub const CLS_FILE: &str = "ch_ppocr_mobile_v2.0_cls_infer.onnx";
 /// Where [`crate::EngineBuilder`] reads models from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelSource {
-    /// The copies compiled into the library (cargo feature `bundled-models`).
+    /// The copies compiled into the library (cargo feature `bundled-models`, with the model
+    /// files present at build time: in the repository's `models/` or `WENZI_MODELS_DIR`).
     Bundled,
     /// A folder holding the files named as in the repository's `models/`.
     Dir(PathBuf),
@@ -51,7 +52,7 @@ pub enum ModelSource {
 
 impl Default for ModelSource {
     fn default() -> Self {
-        if cfg!(feature = "bundled-v4") || cfg!(feature = "bundled-v6") {
+        if cfg!(wenzi_bundled_v4) || cfg!(wenzi_bundled_v6) {
             ModelSource::Bundled
         } else {
             ModelSource::Dir(PathBuf::from("models"))
@@ -70,7 +71,8 @@ pub(crate) fn model_bytes(
             .ok_or_else(|| {
                 Error::Config(format!(
                     "model `{file}` is not bundled in this build: enable the cargo feature that \
-                 bundles it, or load models from a folder"
+                 bundles it with the files present at build time (WENZI_MODELS_DIR), or load \
+                 models from a folder (EngineBuilder::model_dir)"
                 ))
             }),
         ModelSource::Dir(dir) => read(&dir.join(file)).map(std::borrow::Cow::Owned),
@@ -84,25 +86,26 @@ fn read(path: &Path) -> Result<Vec<u8>, Error> {
     })
 }
 
+#[cfg(any(wenzi_bundled_v4, wenzi_bundled_v6))]
 macro_rules! model_file {
     ($name:literal) => {
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/", $name)).as_slice()
+        include_bytes!(concat!(env!("WENZI_BUNDLED_MODELS_DIR"), "/", $name)).as_slice()
     };
 }
 
 fn bundled(file: &str) -> Option<&'static [u8]> {
     match file {
-        #[cfg(feature = "bundled-v4")]
+        #[cfg(wenzi_bundled_v4)]
         "ch_PP-OCRv4_det_infer.onnx" => Some(model_file!("ch_PP-OCRv4_det_infer.onnx")),
-        #[cfg(feature = "bundled-v4")]
+        #[cfg(wenzi_bundled_v4)]
         "ch_PP-OCRv4_rec_infer.onnx" => Some(model_file!("ch_PP-OCRv4_rec_infer.onnx")),
-        #[cfg(any(feature = "bundled-v4", feature = "bundled-v6"))]
+        #[cfg(any(wenzi_bundled_v4, wenzi_bundled_v6))]
         "ch_ppocr_mobile_v2.0_cls_infer.onnx" => {
             Some(model_file!("ch_ppocr_mobile_v2.0_cls_infer.onnx"))
         }
-        #[cfg(feature = "bundled-v6")]
+        #[cfg(wenzi_bundled_v6)]
         "PP-OCRv6_det_small.onnx" => Some(model_file!("PP-OCRv6_det_small.onnx")),
-        #[cfg(feature = "bundled-v6")]
+        #[cfg(wenzi_bundled_v6)]
         "PP-OCRv6_rec_small.onnx" => Some(model_file!("PP-OCRv6_rec_small.onnx")),
         _ => None,
     }

@@ -6,6 +6,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Line {
+    /// The line's text, in reading order (spaces between Latin words, none between CJK
+    /// characters).
     pub text: String,
     /// Mean per-character probability, in `[0, 1]`.
     pub confidence: f32,
@@ -26,6 +28,7 @@ pub struct Line {
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Word {
+    /// The word's text: a Latin/digit run or a single CJK character or mark.
     pub text: String,
     /// The word's part of its line: corners in image pixels, clockwise from the top-left of
     /// its text, like [`Line::quad`].
@@ -48,6 +51,7 @@ impl Word {
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Char {
+    /// The character (one `char`, or a short grapheme the recognizer emits as one symbol).
     pub text: String,
     /// The character's part of its line, in image pixels, clockwise from its text's top-left.
     #[cfg_attr(feature = "serde", serde(rename = "box"))]
@@ -126,6 +130,7 @@ pub use wenzi_layout::BlockKind;
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Block {
+    /// What the block is: paragraph, table or vertical text.
     pub kind: BlockKind,
     /// Indices into [`Page::lines`], in reading order (consecutive: blocks partition the page).
     #[cfg_attr(feature = "serde", serde(with = "crate::shape::range"))]
@@ -142,14 +147,19 @@ pub struct Block {
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Timings {
+    /// Decoding the image bytes to pixels.
     #[cfg_attr(feature = "serde", serde(with = "crate::shape::millis"))]
     pub decode: Duration,
+    /// Finding the text lines (detector network or classic detector, and post-processing).
     #[cfg_attr(feature = "serde", serde(with = "crate::shape::millis"))]
     pub detect: Duration,
+    /// The 0°/180° orientation classifier on the line crops.
     #[cfg_attr(feature = "serde", serde(with = "crate::shape::millis"))]
     pub classify: Duration,
+    /// Reading the line crops with the recognizer network.
     #[cfg_attr(feature = "serde", serde(with = "crate::shape::millis"))]
     pub recognize: Duration,
+    /// The whole call, including what the stages above do not cover (layout, words).
     #[cfg_attr(feature = "serde", serde(with = "crate::shape::millis"))]
     pub total: Duration,
 }
@@ -189,7 +199,9 @@ impl Timings {
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Page {
+    /// The image's width in pixels (as decoded, before any rotation fix).
     pub width: u32,
+    /// The image's height in pixels.
     pub height: u32,
     /// How far the page's content is turned clockwise in the image, in degrees (0, 90, 180 or
     /// 270): a photo taken sideways is 90 or 270. Lines and blocks are still in the image's
@@ -200,6 +212,7 @@ pub struct Page {
     /// The lines grouped into blocks, in reading order; each block holds a consecutive run
     /// of [`Page::lines`].
     pub blocks: Vec<Block>,
+    /// Time spent in each stage; absent in JSON reads as zeros.
     #[cfg_attr(feature = "serde", serde(default))]
     pub timings: Timings,
 }

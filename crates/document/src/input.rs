@@ -7,7 +7,9 @@ use crate::{pdf_in::PdfPages, tiff_in::TiffPages, DocumentError, DocumentOptions
 /// What a document's bytes hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputKind {
+    /// A PDF document (one image per page).
     Pdf,
+    /// A TIFF, possibly with several pages.
     Tiff,
     /// Any other image format the engine decodes (one page).
     Image,
@@ -29,6 +31,7 @@ pub fn sniff(bytes: &[u8]) -> InputKind {
 /// One page, ready for the engine.
 #[derive(Debug, Clone)]
 pub struct PageImage {
+    /// The page's pixels, as the engine takes them.
     pub image: RgbImage,
     /// Pixels per inch: the scan's own resolution for a PDF page read from its image, the
     /// render resolution for a rendered page, [`DocumentOptions::dpi`] for images.

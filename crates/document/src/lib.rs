@@ -15,6 +15,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod alto;
 mod hocr;
 mod input;
@@ -58,6 +60,7 @@ impl Default for DocumentOptions {
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Document {
+    /// The recognized pages, first page first.
     pub pages: Vec<wenzi::Page>,
 }
 
@@ -72,38 +75,68 @@ impl Document {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DocumentError {
+    /// The input has no bytes.
     #[error("the input is empty")]
     Empty,
+    /// The bytes start like a PDF but its structure cannot be parsed.
     #[error("the PDF cannot be read: {0}")]
     InvalidPdf(String),
+    /// The PDF needs a password; wenzi does not decrypt.
     #[error("the PDF is encrypted with a password")]
     Encrypted,
+    /// The bytes start like a TIFF but cannot be decoded.
     #[error("the TIFF cannot be read: {0}")]
     InvalidTiff(String),
+    /// The document parses but holds no page.
     #[error("the document has no pages")]
     NoPages,
+    /// More pages than [`DocumentOptions::max_pages`] allows.
     #[error("the document has {pages} pages, over the limit of {max}")]
-    TooManyPages { pages: usize, max: usize },
+    TooManyPages {
+        /// Pages in the document.
+        pages: usize,
+        /// The configured limit.
+        max: usize,
+    },
+    /// One page decodes to more pixels than the engine's limit.
     #[error("page {page} is {width}x{height} pixels, over the limit of {max_pixels}")]
     PageTooLarge {
+        /// The page number (from 1).
         page: usize,
+        /// The page's width in pixels.
         width: u64,
+        /// The page's height in pixels.
         height: u64,
+        /// The limit it exceeds.
         max_pixels: u64,
     },
+    /// One page's image data is corrupt or unsupported.
     #[error("page {page}: {message}")]
-    InvalidPage { page: usize, message: String },
+    InvalidPage {
+        /// The page number (from 1).
+        page: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A PDF page with vector content, read without the `render` feature.
     #[error(
         "page {page} of the PDF is not a single scanned image and needs rendering \
          (build wenzi-document with the `render` feature)"
     )]
-    NeedsRendering { page: usize },
+    NeedsRendering {
+        /// The page number (from 1).
+        page: usize,
+    },
+    /// The engine failed on a page.
     #[error("page {page}: {source}")]
     Recognize {
+        /// The page number (from 1).
         page: usize,
+        /// The engine's error.
         #[source]
         source: wenzi::Error,
     },
+    /// Writing the searchable PDF failed.
     #[error("cannot write the PDF: {0}")]
     Write(String),
 }

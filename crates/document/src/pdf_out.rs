@@ -49,6 +49,7 @@ impl Default for SearchablePdf {
 }
 
 impl SearchablePdf {
+    /// An empty PDF; add pages, then finish it.
     pub fn new() -> Self {
         let mut next_id = 1;
         let mut alloc = || {

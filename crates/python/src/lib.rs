@@ -1,6 +1,6 @@
 //! `import wenzi`: the Python module over the `wenzi` OCR engine (PyO3, abi3).
 //!
-//! Recognition runs with the GIL released, so Python threads sharing one [`Engine`] run in
+//! Recognition runs with the GIL released, so Python threads sharing one `wenzi.Engine` run in
 //! parallel; `wenzi::Engine` is `Send + Sync` and needs no lock. Pages come back as frozen
 //! Python objects (lines eagerly, words and characters on access) plus the serde JSON of
 //! `wenzi::Page` for `to_json`/`to_dict`, so the shape is the CLI's and the server's.

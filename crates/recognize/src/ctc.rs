@@ -7,6 +7,7 @@ use crate::Charset;
 /// One decoded line.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Decoded {
+    /// The decoded text (CTC blanks and repeats collapsed).
     pub text: String,
     /// Mean probability of the emitted symbols (0 when nothing was emitted).
     pub confidence: f32,

@@ -5,6 +5,8 @@
 //! with [`OrientationClassifier`], then [`Recognizer::recognize`] the crops. Lines are
 //! batched by similar aspect ratio so little of each batch is padding.
 
+#![warn(missing_docs)]
+
 mod charset;
 mod crop;
 mod ctc;
@@ -27,10 +29,13 @@ use wenzi_nn::Model;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecognizeError {
+    /// The network failed to run.
     #[error("model inference failed: {0}")]
     Model(#[from] wenzi_nn::Error),
+    /// The character dictionary does not fit the model.
     #[error("bad character dictionary: {0}")]
     Charset(String),
+    /// The model's output has a shape the decoder does not expect.
     #[error("unexpected model output: {0}")]
     UnexpectedOutput(String),
 }

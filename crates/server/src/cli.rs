@@ -26,7 +26,7 @@ pub enum LogFormat {
 /// Options of `wenzi serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to listen on (use 0.0.0.0:PORT or [::]:PORT to accept remote clients).
+    /// Address to listen on (use `0.0.0.0:PORT` or `[::]:PORT` to accept remote clients).
     #[arg(long, env = "WENZI_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
     /// Key database: a SQLite file path (created if missing) or a postgres:// URL.
