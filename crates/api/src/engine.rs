@@ -1,6 +1,9 @@
 //! The OCR pipeline: decode → detect lines → crop → orientation → recognize.
 
-use std::time::Instant;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub(crate) use std::time::Instant;
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+pub(crate) use web_time::Instant;
 
 use image::RgbImage;
 use ndarray::Ix4;

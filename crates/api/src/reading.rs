@@ -133,7 +133,7 @@ pub(crate) fn read_boxes(
     let crop = |points: &[[f32; 2]; 4], turns: QuarterTurns| {
         crop_quad(image, &text_quad(points, turns), MAX_CROP_HEIGHT)
     };
-    let t = std::time::Instant::now();
+    let t = crate::engine::Instant::now();
     // First reading of each box: upright for wide boxes, a line turned 90° for tall ones.
     let mut candidates: Vec<Candidate> = Vec::with_capacity(boxes.len() * 2);
     for (i, b) in boxes.iter().enumerate() {
@@ -190,7 +190,7 @@ pub(crate) fn read_boxes(
     }
     candidates.extend(extra);
 
-    let t = std::time::Instant::now();
+    let t = crate::engine::Instant::now();
     let images: Vec<&RgbImage> = candidates.iter().map(|c| &c.image).collect();
     let decoded = rec.recognize(&images)?;
     let mut readings: Vec<Readings> = vec![Readings::default(); boxes.len()];
