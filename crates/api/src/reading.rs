@@ -121,6 +121,19 @@ struct Candidate {
     column_height: u32,
 }
 
+impl Candidate {
+    /// A reading of a line crop (not a column's cells).
+    fn line(line: usize, orientation: LineOrientation, image: RgbImage) -> Self {
+        Self {
+            line,
+            orientation,
+            image,
+            cells: Vec::new(),
+            column_height: 0,
+        }
+    }
+}
+
 /// Reads every box in its best orientation; returns the lines (same order as `boxes`; a box
 /// that cannot be cropped is left out) and the page's quarter turns.
 pub(crate) fn read_boxes(
@@ -140,13 +153,7 @@ pub(crate) fn read_boxes(
         let tall = b.height() > TALL * b.width();
         let turns = if tall { 1 } else { 0 };
         if let Some(img) = crop(&b.points, turns) {
-            candidates.push(Candidate {
-                line: i,
-                orientation: LineOrientation::from_turns(turns),
-                image: img,
-                cells: Vec::new(),
-                column_height: 0,
-            });
+            candidates.push(Candidate::line(i, LineOrientation::from_turns(turns), img));
         }
     }
     // The classifier alone flips too eagerly (clean upright Latin lines sometimes score
@@ -159,13 +166,11 @@ pub(crate) fn read_boxes(
         for (c, o) in candidates.iter().zip(cls.classify(&images)?) {
             if o.upside_down {
                 // The crop of the quad turned by two more quarters is this crop turned 180°.
-                extra.push(Candidate {
-                    line: c.line,
-                    orientation: LineOrientation::from_turns(c.orientation.page_turns() + 2),
-                    image: wenzi_recognize::rotate180(&c.image),
-                    cells: Vec::new(),
-                    column_height: 0,
-                });
+                extra.push(Candidate::line(
+                    c.line,
+                    LineOrientation::from_turns(c.orientation.page_turns() + 2),
+                    wenzi_recognize::rotate180(&c.image),
+                ));
             }
         }
     }
@@ -216,13 +221,11 @@ pub(crate) fn read_boxes(
             .enumerate()
             .filter(|(_, r)| r.any() && r.get(page_orientation).is_none())
             .filter_map(|(i, _)| {
-                Some(Candidate {
-                    line: i,
-                    orientation: page_orientation,
-                    image: crop(&boxes[i].points, turns)?,
-                    cells: Vec::new(),
-                    column_height: 0,
-                })
+                Some(Candidate::line(
+                    i,
+                    page_orientation,
+                    crop(&boxes[i].points, turns)?,
+                ))
             })
             .collect();
         let images: Vec<&RgbImage> = again.iter().map(|c| &c.image).collect();

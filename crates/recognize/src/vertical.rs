@@ -50,40 +50,38 @@ const WIDE_ASPECT: f32 = 1.2;
 /// proportioned twin, by the ink box of the cell each was read from: a 日 whose glyph is
 /// wider than tall is 曰, and the reverse.
 pub fn settle_shapes(decoded: &mut crate::Decoded, cells: &[Cell], line_width: u32) {
-    {
-        let width = line_width.max(1) as f32;
-        let mut changed = false;
-        for c in &mut decoded.chars {
-            let mut chars = c.text.chars();
-            let (Some(ch), None) = (chars.next(), chars.next()) else {
-                continue;
-            };
-            let Some(&(tall, wide)) = SHAPE_PAIRS.iter().find(|p| p.0 == ch || p.1 == ch) else {
-                continue;
-            };
-            let centre = (c.start + c.end) / 2.0 * width;
-            let Some(cell) = cells
-                .iter()
-                .find(|k| (k.x.0 as f32..k.x.1 as f32).contains(&centre))
-            else {
-                continue;
-            };
-            if cell.ink_aspect <= 0.0 {
-                continue;
-            }
-            let want = if cell.ink_aspect < WIDE_ASPECT {
-                wide
-            } else {
-                tall
-            };
-            if want != ch {
-                c.text = want.to_string();
-                changed = true;
-            }
+    let width = line_width.max(1) as f32;
+    let mut changed = false;
+    for c in &mut decoded.chars {
+        let mut chars = c.text.chars();
+        let (Some(ch), None) = (chars.next(), chars.next()) else {
+            continue;
+        };
+        let Some(&(tall, wide)) = SHAPE_PAIRS.iter().find(|p| p.0 == ch || p.1 == ch) else {
+            continue;
+        };
+        let centre = (c.start + c.end) / 2.0 * width;
+        let Some(cell) = cells
+            .iter()
+            .find(|k| (k.x.0 as f32..k.x.1 as f32).contains(&centre))
+        else {
+            continue;
+        };
+        if cell.ink_aspect <= 0.0 {
+            continue;
         }
-        if changed {
-            decoded.text = decoded.chars.iter().map(|c| c.text.as_str()).collect();
+        let want = if cell.ink_aspect < WIDE_ASPECT {
+            wide
+        } else {
+            tall
+        };
+        if want != ch {
+            c.text = want.to_string();
+            changed = true;
         }
+    }
+    if changed {
+        decoded.text = decoded.chars.iter().map(|c| c.text.as_str()).collect();
     }
 }
 
@@ -251,12 +249,20 @@ pub fn column_to_line(column: &RgbImage) -> Option<ColumnLine> {
 }
 
 /// Height over width of the ink box inside `x0..x1` × `y0..y1` (0 when there is no ink).
-fn ink_aspect(
+fn ink_aspect(ink: &[bool], width: usize, xs: (usize, usize), ys: (usize, usize)) -> f32 {
+    ink_box(ink, width, xs, ys).map_or(0.0, |(bx0, by0, bx1, by1)| {
+        (by1 - by0) as f32 / (bx1 - bx0) as f32
+    })
+}
+
+/// The box `(x0, y0, x1, y1)` (ends exclusive) of the ink inside `x0..x1` × `y0..y1`, or
+/// `None` when there is none.
+fn ink_box(
     ink: &[bool],
     width: usize,
     (x0, x1): (usize, usize),
     (y0, y1): (usize, usize),
-) -> f32 {
+) -> Option<(usize, usize, usize, usize)> {
     let (mut bx0, mut by0, mut bx1, mut by1) = (usize::MAX, usize::MAX, 0, 0);
     for y in y0..y1 {
         for (x, &on) in ink[y * width + x0..y * width + x1].iter().enumerate() {
@@ -268,10 +274,7 @@ fn ink_aspect(
             }
         }
     }
-    if bx0 == usize::MAX {
-        return 0.0;
-    }
-    (by1 - by0) as f32 / (bx1 - bx0) as f32
+    (bx0 != usize::MAX).then_some((bx0, by0, bx1, by1))
 }
 
 /// The padded ink box `(x0, y0, x1, y1)` of a cell holding only a small mark in its top-right
@@ -284,20 +287,7 @@ fn corner_mark(
     cell: (usize, usize),
     glyph: f32,
 ) -> Option<(usize, usize, usize, usize)> {
-    let (mut bx0, mut by0, mut bx1, mut by1) = (usize::MAX, usize::MAX, 0, 0);
-    for y in y0..y1 {
-        for x in x0..x1 {
-            if ink[y * width + x] {
-                bx0 = bx0.min(x);
-                by0 = by0.min(y);
-                bx1 = bx1.max(x + 1);
-                by1 = by1.max(y + 1);
-            }
-        }
-    }
-    if bx0 == usize::MAX {
-        return None;
-    }
+    let (bx0, by0, bx1, by1) = ink_box(ink, width, (x0, x1), (y0, y1))?;
     let small = ((bx1 - bx0) as f32) < 0.45 * glyph && ((by1 - by0) as f32) < 0.45 * glyph;
     let right = (bx0 + bx1) as f32 / 2.0 > (x0 + x1) as f32 / 2.0 + 0.1 * glyph;
     let high = (by0 + by1) as f32 / 2.0 < (cell.0 + cell.1) as f32 / 2.0;
