@@ -38,7 +38,8 @@ pub struct ServeArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "WENZI_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Recognition worker threads [default: number of CPU cores].
+    /// Recognitions running at once, each on `cores / workers` compute threads [default:
+    /// half the CPU cores, at least 1].
     #[arg(long, env = "WENZI_WORKERS")]
     pub workers: Option<usize>,
     /// Jobs that may wait for a worker; when full, requests are answered 502 at once
