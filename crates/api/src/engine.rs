@@ -315,23 +315,34 @@ impl Engine {
         let start = Instant::now();
         let mut timings = Timings::default();
 
-        let t = Instant::now();
-        let boxes = self.detect(image)?;
-        timings.detect = t.elapsed();
-        if boxes.len() > self.limits.max_lines {
-            return Err(Error::LimitExceeded(format!(
-                "{} text lines found, over the limit of {}",
-                boxes.len(),
-                self.limits.max_lines
-            )));
-        }
-
         let readers = reading::Readers {
             rec: &self.rec,
             cls: self.cls.as_ref(),
             second: self.second.as_ref().map(|(r, below)| (r, *below)),
         };
-        let (read, turns) = reading::read_boxes(image, &boxes, &readers, &mut timings)?;
+        let boxes = self.timed_detect(image, &mut timings)?;
+        let (read, turns) = match reading::read_boxes(image, &boxes, &readers, true, &mut timings)?
+        {
+            reading::Reading::Lines(lines, turns) => (lines, turns),
+            // A turned page is read upright, from a second detection on the turned-back image,
+            // and its lines are mapped back onto the image as given.
+            reading::Reading::Turned(turns) => {
+                let upright = reading::turned_upright(image, turns);
+                let boxes = self.timed_detect(&upright, &mut timings)?;
+                let (lines, more) =
+                    match reading::read_boxes(&upright, &boxes, &readers, false, &mut timings)? {
+                        reading::Reading::Lines(lines, more) => (lines, more),
+                        // (not returned when the page may not be turned again)
+                        reading::Reading::Turned(more) => (Vec::new(), more),
+                    };
+                let (w, h) = (image.width() as f32, image.height() as f32);
+                let lines = lines
+                    .into_iter()
+                    .map(|l| l.onto_turned_image(turns, w, h))
+                    .collect();
+                (lines, (turns + more) % 4)
+            }
+        };
         let read: Vec<reading::ReadLine> = read
             .into_iter()
             .filter(|r| {
@@ -360,6 +371,21 @@ impl Engine {
             blocks,
             timings,
         })
+    }
+
+    /// [`Self::detect`], timed, within the line limit.
+    fn timed_detect(&self, image: &RgbImage, timings: &mut Timings) -> Result<Vec<TextBox>, Error> {
+        let t = Instant::now();
+        let boxes = self.detect(image)?;
+        timings.detect += t.elapsed();
+        if boxes.len() > self.limits.max_lines {
+            return Err(Error::LimitExceeded(format!(
+                "{} text lines found, over the limit of {}",
+                boxes.len(),
+                self.limits.max_lines
+            )));
+        }
+        Ok(boxes)
     }
 
     /// Text line boxes in reading order.

@@ -8,9 +8,11 @@
 //! * a tall box: as a line turned 90° (and 270° when cls flags that), and as a vertical column
 //!   cut into character cells laid side by side ([`wenzi_recognize::column_to_line`]).
 //!
-//! The lines then vote, weighted by characters read, on how the whole page is turned. On a
-//! turned page, lines whose own reading disagrees (a lone square character, a short word) are
-//! read again in the page's orientation, and layout runs in the upright frame.
+//! The lines then vote, weighted by characters read, on how the whole page is turned. The
+//! longest boxes vote first; on a turned page the others are then read the page's way only
+//! (a sideways page need not pay for columns and flips line by line). On a turned page, lines
+//! whose own reading disagrees (a lone square character, a short word) are read again in the
+//! page's orientation, and layout runs in the upright frame.
 
 use image::RgbImage;
 use wenzi_detect::TextBox;
@@ -63,6 +65,39 @@ pub(crate) fn to_upright(p: [f32; 2], turns: QuarterTurns, w: f32, h: f32) -> [f
     }
 }
 
+/// The inverse of [`to_upright`]: a point of the upright frame back in the `w × h` image
+/// whose content is turned `turns` quarter turns clockwise.
+pub(crate) fn from_upright(p: [f32; 2], turns: QuarterTurns, w: f32, h: f32) -> [f32; 2] {
+    match turns % 4 {
+        1 => [w - p[1], p[0]],
+        2 => [w - p[0], h - p[1]],
+        3 => [p[1], h - p[0]],
+        _ => p,
+    }
+}
+
+/// The image turned back upright when its content is turned `turns` quarter turns clockwise.
+pub(crate) fn turned_upright(image: &RgbImage, turns: QuarterTurns) -> RgbImage {
+    match turns % 4 {
+        1 => image::imageops::rotate270(image),
+        2 => image::imageops::rotate180(image),
+        3 => image::imageops::rotate90(image),
+        _ => image.clone(),
+    }
+}
+
+impl ReadLine {
+    /// This line, read on the upright copy of an image turned `turns` quarter turns, in the
+    /// coordinates and orientation of that `w × h` image.
+    pub(crate) fn onto_turned_image(mut self, turns: QuarterTurns, w: f32, h: f32) -> Self {
+        self.quad = self.quad.map(|p| from_upright(p, turns, w, h));
+        if self.orientation != LineOrientation::Vertical {
+            self.orientation = LineOrientation::from_turns(self.orientation.page_turns() + turns);
+        }
+        self
+    }
+}
+
 impl LineOrientation {
     const ALL: [LineOrientation; 5] = [
         LineOrientation::Upright,
@@ -93,7 +128,7 @@ impl LineOrientation {
         }
     }
 
-    fn from_turns(turns: QuarterTurns) -> Self {
+    pub(crate) fn from_turns(turns: QuarterTurns) -> Self {
         match turns % 4 {
             1 => LineOrientation::Rotated90,
             2 => LineOrientation::Rotated180,
@@ -134,26 +169,35 @@ impl Candidate {
     }
 }
 
-/// Reads every box in its best orientation; returns the lines (same order as `boxes`; a box
-/// that cannot be cropped is left out) and the page's quarter turns.
-pub(crate) fn read_boxes(
+/// How the boxes of one stage are first read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    /// Every plausible orientation: upright for wide boxes, a line turned 90° and a vertical
+    /// column for tall ones, plus the 180° turn of any the classifier flags.
+    Explore,
+    /// The page's known quarter turns (plus the 180° turn of any the classifier flags).
+    Page(QuarterTurns),
+}
+
+/// Candidate readings of the boxes `which` under `plan`.
+fn candidates(
     image: &RgbImage,
     boxes: &[TextBox],
-    readers: &Readers<'_>,
+    which: &[usize],
+    plan: Plan,
+    cls: Option<&OrientationClassifier>,
     timings: &mut Timings,
-) -> Result<(Vec<ReadLine>, QuarterTurns), Error> {
-    let (rec, cls) = (readers.rec, readers.cls);
-    let crop = |points: &[[f32; 2]; 4], turns: QuarterTurns| {
-        crop_quad(image, &text_quad(points, turns), MAX_CROP_HEIGHT)
-    };
+) -> Result<Vec<Candidate>, Error> {
     let t = crate::engine::Instant::now();
-    // First reading of each box: upright for wide boxes, a line turned 90° for tall ones.
-    let mut candidates: Vec<Candidate> = Vec::with_capacity(boxes.len() * 2);
-    for (i, b) in boxes.iter().enumerate() {
-        let tall = b.height() > TALL * b.width();
-        let turns = if tall { 1 } else { 0 };
-        if let Some(img) = crop(&b.points, turns) {
-            candidates.push(Candidate::line(i, LineOrientation::from_turns(turns), img));
+    let mut out: Vec<Candidate> = Vec::with_capacity(which.len() * 2);
+    for &i in which {
+        let b = &boxes[i];
+        let turns = match plan {
+            Plan::Explore => QuarterTurns::from(b.height() > TALL * b.width()),
+            Plan::Page(turns) => turns,
+        };
+        if let Some(img) = crop_quad(image, &text_quad(&b.points, turns), MAX_CROP_HEIGHT) {
+            out.push(Candidate::line(i, LineOrientation::from_turns(turns), img));
         }
     }
     // The classifier alone flips too eagerly (clean upright Latin lines sometimes score
@@ -161,9 +205,9 @@ pub(crate) fn read_boxes(
     // the higher confidence wins.
     let mut extra: Vec<Candidate> = Vec::new();
     if let Some(cls) = cls {
-        let images: Vec<RgbImage> = candidates.iter().map(|c| cls_window(&c.image)).collect();
+        let images: Vec<RgbImage> = out.iter().map(|c| cls_window(&c.image)).collect();
         // (windows are small copies; the crops themselves are kept for recognition)
-        for (c, o) in candidates.iter().zip(cls.classify(&images)?) {
+        for (c, o) in out.iter().zip(cls.classify(&images)?) {
             if o.upside_down {
                 // The crop of the quad turned by two more quarters is this crop turned 180°.
                 extra.push(Candidate::line(
@@ -176,29 +220,38 @@ pub(crate) fn read_boxes(
     }
     timings.classify += t.elapsed();
     // Tall boxes may be vertical columns of upright characters.
-    for c in &candidates {
-        let b = &boxes[c.line];
-        if c.orientation != LineOrientation::Rotated90 {
-            continue;
-        }
-        let cap = (MAX_CROP_HEIGHT as f32 * b.height() / b.width().max(1.0))
-            .min(wenzi_recognize::MAX_CROP_SIDE as f32) as u32;
-        if let Some(column) = crop_quad(image, &b.points, cap).and_then(|c| column_to_line(&c)) {
-            extra.push(Candidate {
-                line: c.line,
-                orientation: LineOrientation::Vertical,
-                image: column.image,
-                cells: column.cells,
-                column_height: column.column_height,
-            });
+    if plan == Plan::Explore {
+        for c in &out {
+            let b = &boxes[c.line];
+            if c.orientation != LineOrientation::Rotated90 {
+                continue;
+            }
+            let cap = (MAX_CROP_HEIGHT as f32 * b.height() / b.width().max(1.0))
+                .min(wenzi_recognize::MAX_CROP_SIDE as f32) as u32;
+            if let Some(column) = crop_quad(image, &b.points, cap).and_then(|c| column_to_line(&c))
+            {
+                extra.push(Candidate {
+                    line: c.line,
+                    orientation: LineOrientation::Vertical,
+                    image: column.image,
+                    cells: column.cells,
+                    column_height: column.column_height,
+                });
+            }
         }
     }
-    candidates.extend(extra);
+    out.extend(extra);
+    Ok(out)
+}
 
-    let t = crate::engine::Instant::now();
+/// Recognizes `candidates` into `readings`.
+fn recognize_into(
+    rec: &Recognizer,
+    candidates: &[Candidate],
+    readings: &mut [Readings],
+) -> Result<(), Error> {
     let images: Vec<&RgbImage> = candidates.iter().map(|c| &c.image).collect();
     let decoded = rec.recognize(&images)?;
-    let mut readings: Vec<Readings> = vec![Readings::default(); boxes.len()];
     for (c, mut d) in candidates.iter().zip(decoded) {
         settle_shapes(&mut d, &c.cells, c.image.width());
         // A column's spans are kept as fractions down the column, where its words lie.
@@ -210,7 +263,76 @@ pub(crate) fn read_boxes(
         }
         readings[c.line].0[c.orientation.index()] = Some(d);
     }
+    Ok(())
+}
 
+/// Boxes read in every orientation before the page's turn is first decided: the longest
+/// ones, which carry most of the vote's weight.
+const SAMPLE_LINES: usize = 8;
+
+/// What [`read_boxes`] found.
+pub(crate) enum Reading {
+    /// Every box read; the page's quarter turns.
+    Lines(Vec<ReadLine>, QuarterTurns),
+    /// The page is turned this many quarter turns clockwise (only when the caller may turn
+    /// it): read it again turned upright.
+    Turned(QuarterTurns),
+}
+
+/// Reads every box in its best orientation: the lines (same order as `boxes`; a box that
+/// cannot be cropped is left out) and the page's quarter turns.
+///
+/// The [`SAMPLE_LINES`] longest boxes are read in every plausible orientation first and vote
+/// on the page's turn. On an upright page the other boxes are explored the same way (columns
+/// and lines alike need it). A turned page is handed back ([`Reading::Turned`]) when
+/// `may_turn`: the detector finds a turned page's lines less well than an upright page's
+/// (it splits turned lines at commas, boxes sideways characters one by one), so the caller
+/// turns the image and detects again. Otherwise the other boxes are read the page's way
+/// only.
+pub(crate) fn read_boxes(
+    image: &RgbImage,
+    boxes: &[TextBox],
+    readers: &Readers<'_>,
+    may_turn: bool,
+    timings: &mut Timings,
+) -> Result<Reading, Error> {
+    let (rec, cls) = (readers.rec, readers.cls);
+    let crop = |points: &[[f32; 2]; 4], turns: QuarterTurns| {
+        crop_quad(image, &text_quad(points, turns), MAX_CROP_HEIGHT)
+    };
+    let mut order: Vec<usize> = (0..boxes.len()).collect();
+    let long_side = |b: &TextBox| b.width().max(b.height());
+    order.sort_by(|&a, &b| long_side(&boxes[b]).total_cmp(&long_side(&boxes[a])));
+    let (sample, rest) = order.split_at(order.len().min(SAMPLE_LINES));
+
+    let mut readings: Vec<Readings> = vec![Readings::default(); boxes.len()];
+    let mut candidates = self::candidates(image, boxes, sample, Plan::Explore, cls, timings)?;
+    let t = crate::engine::Instant::now();
+    recognize_into(rec, &candidates, &mut readings)?;
+    timings.recognize += t.elapsed();
+    let sampled = page_turns(&readings);
+    if may_turn && sampled != 0 {
+        return Ok(Reading::Turned(sampled));
+    }
+    if !rest.is_empty() {
+        let plan = match sampled {
+            0 => Plan::Explore,
+            turns => Plan::Page(turns),
+        };
+        let more = self::candidates(image, boxes, rest, plan, cls, timings)?;
+        let t = crate::engine::Instant::now();
+        recognize_into(rec, &more, &mut readings)?;
+        timings.recognize += t.elapsed();
+        candidates.extend(more);
+    }
+    if may_turn && !rest.is_empty() {
+        let turns = page_turns(&readings);
+        if turns != 0 {
+            return Ok(Reading::Turned(turns));
+        }
+    }
+
+    let t = crate::engine::Instant::now();
     let turns = page_turns(&readings);
     let page_orientation = LineOrientation::from_turns(turns);
     if turns != 0 {
@@ -302,7 +424,7 @@ pub(crate) fn read_boxes(
             })
         })
         .collect();
-    Ok((lines, turns))
+    Ok(Reading::Lines(lines, turns))
 }
 
 /// The part of a line crop the orientation classifier sees: at most four heights wide, from
@@ -445,6 +567,28 @@ mod tests {
         assert_eq!(to_upright([0.0, 100.0], 3, w, h), [0.0, 0.0]);
         for turns in 0..4 {
             assert_eq!(to_upright([10.0, 20.0], turns, w, h).len(), 2);
+        }
+    }
+
+    #[test]
+    fn the_upright_copy_and_its_mapping_agree() {
+        // A 5 × 3 image with one marked pixel, in each of the four turns.
+        let (w, h) = (5u32, 3u32);
+        let mut image = RgbImage::new(w, h);
+        image.put_pixel(3, 1, image::Rgb([255, 0, 0]));
+        let centre = [3.5, 1.5];
+        for turns in 0..4u8 {
+            let upright = turned_upright(&image, turns);
+            let (uw, uh) = if turns % 2 == 1 { (h, w) } else { (w, h) };
+            assert_eq!(upright.dimensions(), (uw, uh), "turns {turns}");
+            let p = to_upright(centre, turns, w as f32, h as f32);
+            let px = upright.get_pixel(p[0].floor() as u32, p[1].floor() as u32);
+            assert_eq!(
+                px.0,
+                [255, 0, 0],
+                "turns {turns}: the marked pixel moved elsewhere"
+            );
+            assert_eq!(from_upright(p, turns, w as f32, h as f32), centre);
         }
     }
 
