@@ -93,18 +93,11 @@ impl Recognizer {
         lines: &[L],
     ) -> Result<Vec<Decoded>, RecognizeError> {
         let batches = batches_by_aspect(lines, self.batch_size);
-        let decoded: Vec<Result<Vec<Decoded>, RecognizeError>> =
-            if batches.len() > 1 && rayon::current_num_threads() > 1 {
-                batches
-                    .par_iter()
-                    .map(|batch| self.recognize_batch(lines, batch))
-                    .collect()
-            } else {
-                batches
-                    .iter()
-                    .map(|batch| self.recognize_batch(lines, batch))
-                    .collect()
-            };
+        // (on a one-thread pool, or with one batch, this runs them one after another)
+        let decoded: Vec<Result<Vec<Decoded>, RecognizeError>> = batches
+            .par_iter()
+            .map(|batch| self.recognize_batch(lines, batch))
+            .collect();
         let mut results = vec![Decoded::default(); lines.len()];
         for (batch, decoded) in batches.iter().zip(decoded) {
             for (&i, d) in batch.iter().zip(decoded?) {
