@@ -129,15 +129,22 @@ fn short_page_is_read_line_by_line() {
     assert_lines_close("page_008.png", 1);
 }
 
-#[test]
-fn vertical_page_reads_upright_columns_right_to_left() {
-    assert_lines_close("vertical_000.png", 0);
-    let page = engine().recognize(&fixture("vertical_000.png")).unwrap();
+/// Reads a page of vertical columns: every line exact, the page not turned, every line a
+/// vertical column.
+fn upright_vertical_page(name: &str) -> wenzi::Page {
+    assert_lines_close(name, 0);
+    let page = engine().recognize(&fixture(name)).unwrap();
     assert_eq!(page.rotation, 0);
     assert!(page
         .lines
         .iter()
         .all(|l| l.orientation == wenzi::LineOrientation::Vertical));
+    page
+}
+
+#[test]
+fn vertical_page_reads_upright_columns_right_to_left() {
+    let page = upright_vertical_page("vertical_000.png");
     assert_eq!(page.blocks.len(), 1);
     assert_eq!(page.blocks[0].kind, wenzi::BlockKind::Vertical);
     // Right to left: each column starts left of the one before it.
@@ -157,13 +164,7 @@ fn vertical_yue_is_told_from_ri_by_its_proportions() {
 fn vertical_page_with_a_digit_column_stays_upright_and_in_column_order() {
     // The date column (`公元1997年`) reads best turned and is not mostly CJK; it is still
     // the last (leftmost) column, and the page is not taken for a turned one.
-    assert_lines_close("vertical_027.jpg", 0);
-    let page = engine().recognize(&fixture("vertical_027.jpg")).unwrap();
-    assert_eq!(page.rotation, 0);
-    assert!(page
-        .lines
-        .iter()
-        .all(|l| l.orientation == wenzi::LineOrientation::Vertical));
+    upright_vertical_page("vertical_027.jpg");
 }
 
 #[test]
