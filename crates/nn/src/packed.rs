@@ -161,6 +161,7 @@ pub(crate) unsafe fn gemm_tile(
     let p0 = m0 / MR;
     let p1 = (m0 + mn).div_ceil(MR);
     let avx = crate::simd::has_avx2_fma();
+    #[cfg(target_arch = "x86_64")]
     let avx512 = crate::simd::has_avx512();
     let mut k0 = 0;
     let mut first = true;
@@ -182,77 +183,253 @@ pub(crate) unsafe fn gemm_tile(
             }
             BSrc::Pre(pb) => pb.block(k0, kc, j0),
         };
-        // B panel q as (slice, row stride); the kernel also takes strided panels.
-        let panel = |q: usize| -> (&[f32], usize) { (&tile[q * kc * NR..(q + 1) * kc * NR], NR) };
-        // B panels outer, A panels inner: the B panel (pair) being multiplied stays in L1
-        // while the small A panels stream from L2. (B is the wider operand of the
-        // micro-kernel: 16 or 32 floats per k against 6.) Each C tile still gets exactly
-        // one kernel call per k block, so the arithmetic does not depend on this order.
-        let mut q = 0;
-        while q < npanels {
-            #[cfg(target_arch = "x86_64")]
-            let pair = avx512 && nc >= (q + 2) * NR;
-            #[cfg(not(target_arch = "x86_64"))]
-            let pair = false;
-            for p in p0..p1 {
-                let rows = MR.min(a.m - p * MR);
-                let ap = if kc > 0 { a.panel(k0, kc, p) } else { &[][..] };
-                let mut bias_r = [0f32; MR];
-                if let Some(bias) = bias {
-                    bias_r[..rows].copy_from_slice(&bias[p * MR..p * MR + rows]);
-                }
-                #[cfg(target_arch = "x86_64")]
-                if pair && rows == MR {
-                    // Two full panels side by side: one 6×32 tile.
-                    let (bp, ldb) = panel(q);
-                    let (bp1, _) = panel(q + 1);
-                    // SAFETY: AVX-512F checked at run time; the full MR×2NR tile at rows
-                    // p*MR.., columns j0+q*NR.. is inside the caller's region (both panels
-                    // are full); kernel_x2 asserts the operand sizes.
-                    unsafe {
-                        let cptr = c.add(p * MR * ldc + q * NR);
-                        kernel_x2(kc, ap, bp, bp1, ldb, cptr, ldc, first, &bias_r)
-                    };
-                    continue;
-                }
-                for qq in q..q + if pair { 2 } else { 1 } {
-                    let cols = NR.min(nc - qq * NR);
-                    let (bp, ldb) = panel(qq);
-                    // SAFETY: rows p*MR..p*MR+rows and columns j0+qq*NR..+cols lie inside
-                    // the caller's region (rows ⊂ m0..m0+mn because m0 is panel-aligned).
-                    let cptr = unsafe { c.add(p * MR * ldc + qq * NR) };
-                    if rows == MR && cols == NR {
-                        // SAFETY: full tile in bounds; panels hold kc*MR / kc*NR values.
-                        unsafe { kernel(avx, kc, ap, bp, ldb, cptr, ldc, first, &bias_r) };
-                    } else {
-                        // Edge tile: compute into a local full tile, copy the valid part.
-                        let mut tmp = [0f32; MR * NR];
-                        for r in 0..rows {
-                            for cc in 0..cols {
-                                // SAFETY: (r, cc) is within the valid edge region.
-                                tmp[r * NR + cc] = unsafe { *cptr.add(r * ldc + cc) };
-                            }
-                        }
-                        // SAFETY: tmp is a full MR×NR tile with row stride NR.
-                        unsafe {
-                            kernel(avx, kc, ap, bp, ldb, tmp.as_mut_ptr(), NR, first, &bias_r)
-                        };
-                        for r in 0..rows {
-                            for cc in 0..cols {
-                                // SAFETY: as above.
-                                unsafe { *cptr.add(r * ldc + cc) = tmp[r * NR + cc] };
-                            }
-                        }
-                    }
-                }
-            }
-            q += if pair { 2 } else { 1 };
+        #[cfg(target_arch = "x86_64")]
+        if avx512 {
+            // SAFETY: AVX-512F checked at run time; the caller's contract covers the
+            // C region (rows of panels p0..p1, columns 0..nc).
+            unsafe { tile_avx512(a, k0, kc, p0..p1, tile, nc, bias, c, ldc, first) };
+        } else {
+            // SAFETY: forwarded contract.
+            unsafe { tile_portable(avx, a, k0, kc, p0..p1, tile, nc, bias, c, ldc, first) };
         }
-        let _ = avx512;
+        #[cfg(not(target_arch = "x86_64"))]
+        // SAFETY: forwarded contract.
+        unsafe {
+            tile_portable(avx, a, k0, kc, p0..p1, tile, nc, bias, c, ldc, first)
+        };
         first = false;
         k0 += kc;
         if k0 >= k {
             break;
+        }
+    }
+}
+
+/// One k block of [`gemm_tile`] with the AVX2 (or portable) 6×16 kernel. B panels
+/// outer, A panels inner: the B panel being multiplied stays in L1 while the small A
+/// panels stream from L2. Each C tile gets exactly one kernel call per k block, so the
+/// arithmetic does not depend on this order. Edge tiles go through a local full tile.
+///
+/// # Safety
+/// As [`gemm_tile`]: `c` is valid for the rows of `panels` and columns `0..nc`
+/// (row stride `ldc`), and no other thread touches them during the call.
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile_portable(
+    avx: bool,
+    a: &PackedA,
+    k0: usize,
+    kc: usize,
+    panels: std::ops::Range<usize>,
+    tile: &[f32],
+    nc: usize,
+    bias: Option<&[f32]>,
+    c: *mut f32,
+    ldc: usize,
+    first: bool,
+) {
+    for q in 0..nc.div_ceil(NR) {
+        let cols = NR.min(nc - q * NR);
+        let bp = &tile[q * kc * NR..(q + 1) * kc * NR];
+        for p in panels.clone() {
+            let rows = MR.min(a.m - p * MR);
+            let ap = if kc > 0 { a.panel(k0, kc, p) } else { &[][..] };
+            let mut bias_r = [0f32; MR];
+            if let Some(bias) = bias {
+                bias_r[..rows].copy_from_slice(&bias[p * MR..p * MR + rows]);
+            }
+            // SAFETY: rows p*MR..p*MR+rows and columns q*NR..+cols lie inside the
+            // caller's region.
+            let cptr = unsafe { c.add(p * MR * ldc + q * NR) };
+            if rows == MR && cols == NR {
+                // SAFETY: full tile in bounds; panels hold kc*MR / kc*NR values.
+                unsafe { kernel(avx, kc, ap, bp, NR, cptr, ldc, first, &bias_r) };
+                continue;
+            }
+            // Edge tile: compute into a local full tile, copy the valid part.
+            let mut tmp = [0f32; MR * NR];
+            for r in 0..rows {
+                for cc in 0..cols {
+                    // SAFETY: (r, cc) is within the valid edge region.
+                    tmp[r * NR + cc] = unsafe { *cptr.add(r * ldc + cc) };
+                }
+            }
+            // SAFETY: tmp is a full MR×NR tile with row stride NR.
+            unsafe { kernel(avx, kc, ap, bp, NR, tmp.as_mut_ptr(), NR, first, &bias_r) };
+            for r in 0..rows {
+                for cc in 0..cols {
+                    // SAFETY: as above.
+                    unsafe { *cptr.add(r * ldc + cc) = tmp[r * NR + cc] };
+                }
+            }
+        }
+    }
+}
+
+/// One k block of [`gemm_tile`] with AVX-512: tiles of up to 12 rows (two A panels) ×
+/// 32 columns (two B panels), 24 zmm accumulators. Per k: 2 B loads and 12 broadcasts
+/// feed 24 FMAs, so the FMA units, not the loads, set the pace. Partial tiles use masked
+/// loads and stores instead of a copy (the packed operands are zero-padded, so the
+/// extra lanes read valid memory and are never stored). B pairs outer, A pairs inner:
+/// the B pair stays in L1 while A streams from L2. Every element sees the same fused
+/// multiply-adds in the same k order as [`kernel_generic`], so results are identical.
+///
+/// # Safety
+/// The CPU must support AVX-512F; otherwise as [`tile_portable`].
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile_avx512(
+    a: &PackedA,
+    k0: usize,
+    kc: usize,
+    panels: std::ops::Range<usize>,
+    tile: &[f32],
+    nc: usize,
+    bias: Option<&[f32]>,
+    c: *mut f32,
+    ldc: usize,
+    first: bool,
+) {
+    let npanels = nc.div_ceil(NR);
+    let ap = |p: usize| if kc > 0 { a.panel(k0, kc, p) } else { &[][..] };
+    let mut q = 0;
+    while q < npanels {
+        let cols = (nc - q * NR).min(2 * NR);
+        let b0 = &tile[q * kc * NR..(q + 1) * kc * NR];
+        // A lone last panel: its partner is itself, with every lane masked off.
+        let b1 = if q + 1 < npanels {
+            &tile[(q + 1) * kc * NR..(q + 2) * kc * NR]
+        } else {
+            b0
+        };
+        let mut p = panels.start;
+        while p < panels.end {
+            let two = p + 1 < panels.end;
+            let rows = (if two { 2 * MR } else { MR }).min(a.m - p * MR);
+            let mut bias_r = [0f32; 2 * MR];
+            if let Some(bias) = bias {
+                bias_r[..rows].copy_from_slice(&bias[p * MR..p * MR + rows]);
+            }
+            let tile_c = Tile {
+                // SAFETY: rows p*MR.. and columns q*NR.. start inside the caller's region.
+                c: unsafe { c.add(p * MR * ldc + q * NR) },
+                ldc,
+                rows,
+                cols,
+                first,
+            };
+            // SAFETY: AVX-512F guaranteed by the caller; `rows` × `cols` lies inside
+            // the caller's region.
+            unsafe {
+                if two {
+                    kernel_512([ap(p), ap(p + 1)], kc, b0, b1, tile_c, &bias_r);
+                } else {
+                    kernel_512([ap(p)], kc, b0, b1, tile_c, &bias_r);
+                }
+            }
+            p += if two { 2 } else { 1 };
+        }
+        q += 2;
+    }
+}
+
+/// The destination of one AVX-512 kernel call: `rows` × `cols` of `C` at `c`.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Tile {
+    c: *mut f32,
+    ldc: usize,
+    /// Valid rows, 1..=6·P.
+    rows: usize,
+    /// Valid columns, 1..=2·NR.
+    cols: usize,
+    /// Start from the bias (first k block) instead of the values in `C`.
+    first: bool,
+}
+
+/// Checks the operand sizes of one AVX-512 kernel call, then runs it.
+///
+/// # Safety
+/// AVX-512F; `t.c` must be valid for `t.rows` rows × `t.cols` columns (row stride
+/// `t.ldc`), untouched by other threads.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn kernel_512<const P: usize>(
+    a: [&[f32]; P],
+    kc: usize,
+    b0: &[f32],
+    b1: &[f32],
+    t: Tile,
+    bias: &[f32; 2 * MR],
+) {
+    assert!(a.iter().all(|p| p.len() >= kc * MR) && b0.len() >= kc * NR && b1.len() >= kc * NR);
+    assert!(P <= 2 && t.rows >= 1 && t.rows <= P * MR && t.cols >= 1 && t.cols <= 2 * NR);
+    let mask = |w: usize| -> u16 {
+        if w >= NR {
+            u16::MAX
+        } else {
+            ((1u32 << w) - 1) as u16
+        }
+    };
+    let masks = [mask(t.cols.min(NR)), mask(t.cols.saturating_sub(NR))];
+    let ap = a.map(|p| p.as_ptr());
+    // SAFETY: operand sizes asserted above; the C region is the caller's contract.
+    unsafe { kernel_avx512::<P>(kc, ap, b0.as_ptr(), b1.as_ptr(), t, masks, bias) }
+}
+
+/// The AVX-512 body of [`kernel_512`]: a `6·P × 32` register tile.
+///
+/// # Safety
+/// AVX-512F; `a[i]` points at `kc*MR` floats, `b0`/`b1` at `kc*NR`; `t` as in
+/// [`kernel_512`]; `masks` select the valid columns of each 16-column half.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::needless_range_loop)] // fixed-size register tile, indexed on purpose
+unsafe fn kernel_avx512<const P: usize>(
+    kc: usize,
+    a: [*const f32; P],
+    b0: *const f32,
+    b1: *const f32,
+    t: Tile,
+    masks: [u16; 2],
+    bias: &[f32; 2 * MR],
+) {
+    use std::arch::x86_64::*;
+    // SAFETY (whole body): pointer offsets stay within the extents in the contract;
+    // masked-off lanes of C are neither read nor written.
+    unsafe {
+        let mut acc = [[_mm512_setzero_ps(); 2]; 2 * MR];
+        for r in 0..P * MR {
+            if t.first {
+                let v = _mm512_set1_ps(bias[r]);
+                acc[r] = [v, v];
+            } else if r < t.rows {
+                let row = t.c.add(r * t.ldc);
+                acc[r] = [
+                    _mm512_maskz_loadu_ps(masks[0], row),
+                    _mm512_maskz_loadu_ps(masks[1], row.add(NR)),
+                ];
+            }
+        }
+        let (mut ap, mut p0, mut p1) = (a, b0, b1);
+        for _ in 0..kc {
+            let v0 = _mm512_loadu_ps(p0);
+            let v1 = _mm512_loadu_ps(p1);
+            for i in 0..P {
+                for r in 0..MR {
+                    let av = _mm512_set1_ps(*ap[i].add(r));
+                    let x = &mut acc[i * MR + r];
+                    x[0] = _mm512_fmadd_ps(av, v0, x[0]);
+                    x[1] = _mm512_fmadd_ps(av, v1, x[1]);
+                }
+                ap[i] = ap[i].add(MR);
+            }
+            p0 = p0.add(NR);
+            p1 = p1.add(NR);
+        }
+        for r in 0..t.rows {
+            let row = t.c.add(r * t.ldc);
+            _mm512_mask_storeu_ps(row, masks[0], acc[r][0]);
+            _mm512_mask_storeu_ps(row.add(NR), masks[1], acc[r][1]);
         }
     }
 }
@@ -472,143 +649,91 @@ unsafe fn kernel_avx2(
     }
 }
 
-/// Two adjacent `NR`-column panels at once with AVX-512 (a 6×32 tile): per k, two
-/// 16-wide B loads, 6 broadcasts and 12 FMAs into 12 zmm accumulators, twice the work per
-/// instruction of the AVX2 kernel. Every element sees the same fused multiply-adds in
-/// the same k order as [`kernel_generic`], so the results are identical.
-///
-/// # Safety
-/// The CPU must support AVX-512F; `c` must be valid for an `MR × 2·NR` tile with row
-/// stride `ldc`.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn kernel_x2(
-    kc: usize,
-    a: &[f32],
-    b0: &[f32],
-    b1: &[f32],
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
-    first: bool,
-    bias: &[f32; MR],
-) {
-    let fits = |b: &[f32]| kc == 0 || b.len() >= (kc - 1) * ldb + NR;
-    assert!(a.len() >= kc * MR && fits(b0) && fits(b1));
-    // SAFETY: AVX-512F guaranteed by the caller; operand bounds asserted above.
-    unsafe {
-        kernel_avx512_x2(
-            kc,
-            a.as_ptr(),
-            b0.as_ptr(),
-            b1.as_ptr(),
-            ldb,
-            c,
-            ldc,
-            first,
-            bias,
-        )
-    }
-}
-
-/// The AVX-512 body of [`kernel_x2`].
-///
-/// # Safety
-/// AVX-512F; `a` points at `kc*MR` floats, `b0`/`b1` at `kc` rows of `NR` floats with
-/// row stride `ldb`, `c` at an `MR × 2·NR` tile with row stride `ldc`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[allow(clippy::needless_range_loop)] // fixed-size register tile, indexed on purpose
-#[allow(clippy::too_many_arguments)]
-unsafe fn kernel_avx512_x2(
-    kc: usize,
-    a: *const f32,
-    b0: *const f32,
-    b1: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
-    first: bool,
-    bias: &[f32; MR],
-) {
-    use std::arch::x86_64::*;
-    // SAFETY (whole body): pointer offsets stay within the extents in the contract.
-    unsafe {
-        let mut acc = [[_mm512_setzero_ps(); 2]; MR];
-        for r in 0..MR {
-            if first {
-                let v = _mm512_set1_ps(bias[r]);
-                acc[r] = [v, v];
-            } else {
-                acc[r] = [
-                    _mm512_loadu_ps(c.add(r * ldc)),
-                    _mm512_loadu_ps(c.add(r * ldc + NR)),
-                ];
-            }
-        }
-        let (mut ap, mut p0, mut p1) = (a, b0, b1);
-        for _ in 0..kc {
-            let v0 = _mm512_loadu_ps(p0);
-            let v1 = _mm512_loadu_ps(p1);
-            for r in 0..MR {
-                let av = _mm512_set1_ps(*ap.add(r));
-                acc[r][0] = _mm512_fmadd_ps(av, v0, acc[r][0]);
-                acc[r][1] = _mm512_fmadd_ps(av, v1, acc[r][1]);
-            }
-            ap = ap.add(MR);
-            p0 = p0.add(ldb);
-            p1 = p1.add(ldb);
-        }
-        for r in 0..MR {
-            _mm512_storeu_ps(c.add(r * ldc), acc[r][0]);
-            _mm512_storeu_ps(c.add(r * ldc + NR), acc[r][1]);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The AVX-512 two-panel kernel against the portable kernel on each panel: same bits.
+    /// The AVX-512 kernel (one or two A panels, full and partial tiles) against the
+    /// portable kernel on each 6×16 sub-tile: same bits, and nothing outside the valid
+    /// rows × columns is written.
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn avx512_kernel_matches_portable() {
         if !std::arch::is_x86_feature_detected!("avx512f") {
             return;
         }
+        let val = |i: usize, m: usize, d: usize| ((i * m) % d) as f32 / d as f32 - 0.5;
         for kc in [0usize, 1, 5, 256] {
-            let a: Vec<f32> = (0..kc * MR)
-                .map(|i| ((i * 37) % 17) as f32 / 17.0 - 0.5)
-                .collect();
-            let b: Vec<f32> = (0..kc * 2 * NR)
-                .map(|i| ((i * 11) % 23) as f32 / 23.0 - 0.5)
-                .collect();
+            let a: Vec<f32> = (0..kc * 2 * MR).map(|i| val(i, 37, 17)).collect();
+            let (a0, a1) = a.split_at(kc * MR);
+            let b: Vec<f32> = (0..kc * 2 * NR).map(|i| val(i, 11, 23)).collect();
             let (b0, b1) = b.split_at(kc * NR);
-            let bias = [0.25f32, -1.0, 0.0, 2.0, 0.5, -0.125];
-            for first in [true, false] {
-                let init: Vec<f32> = (0..MR * 2 * NR).map(|i| i as f32 * 0.01).collect();
-                let mut got = init.clone();
-                // SAFETY: AVX-512F checked above; `got` is a full MR×2NR tile.
-                unsafe { kernel_x2(kc, &a, b0, b1, NR, got.as_mut_ptr(), 2 * NR, first, &bias) };
-                let mut want = init.clone();
-                for (q, bq) in [b0, b1].into_iter().enumerate() {
-                    // SAFETY: the q-th MR×NR half of `want`, row stride 2·NR.
-                    unsafe {
-                        kernel_generic(
-                            kc,
-                            &a,
-                            bq,
-                            NR,
-                            want.as_mut_ptr().add(q * NR),
-                            2 * NR,
-                            first,
-                            &bias,
-                        )
+            let bias: [f32; 2 * MR] = std::array::from_fn(|i| i as f32 * 0.25 - 1.0);
+            for (rows, cols) in [
+                (12, 32),
+                (6, 32),
+                (12, 17),
+                (7, 5),
+                (3, 16),
+                (1, 1),
+                (9, 31),
+            ] {
+                for first in [true, false] {
+                    let ld = 2 * NR + 3;
+                    let init: Vec<f32> = (0..2 * MR * ld).map(|i| i as f32 * 0.01).collect();
+                    let mut got = init.clone();
+                    let t = Tile {
+                        c: got.as_mut_ptr(),
+                        ldc: ld,
+                        rows,
+                        cols,
+                        first,
                     };
+                    // SAFETY: AVX-512F checked above; `got` holds 12 rows of `ld` floats.
+                    unsafe {
+                        if rows > MR {
+                            kernel_512([a0, a1], kc, b0, b1, t, &bias);
+                        } else {
+                            kernel_512([a0], kc, b0, b1, t, &bias);
+                        }
+                    }
+                    // The portable kernel on each full 6×16 sub-tile of a copy…
+                    let mut full = init.clone();
+                    for (i, ap) in [a0, a1].into_iter().enumerate() {
+                        let bias6: [f32; MR] = std::array::from_fn(|r| bias[i * MR + r]);
+                        for (q, bq) in [b0, b1].into_iter().enumerate() {
+                            // SAFETY: a 6×16 sub-tile of `full` (row stride `ld`).
+                            unsafe {
+                                kernel_generic(
+                                    kc,
+                                    ap,
+                                    bq,
+                                    NR,
+                                    full.as_mut_ptr().add(i * MR * ld + q * NR),
+                                    ld,
+                                    first,
+                                    &bias6,
+                                )
+                            };
+                        }
+                    }
+                    // …taken inside rows × cols, the initial values outside.
+                    for r in 0..2 * MR {
+                        for j in 0..ld {
+                            let inside = r < rows && j < cols;
+                            let want = if inside {
+                                full[r * ld + j]
+                            } else {
+                                init[r * ld + j]
+                            };
+                            assert_eq!(
+                                got[r * ld + j].to_bits(),
+                                want.to_bits(),
+                                "kc={kc} rows={rows} cols={cols} first={first} at ({r}, {j})"
+                            );
+                        }
+                    }
                 }
-                assert_eq!(got, want, "kc={kc} first={first}");
             }
         }
     }
