@@ -183,19 +183,31 @@ pub(crate) unsafe fn gemm_tile(
             }
             BSrc::Pre(pb) => pb.block(k0, kc, j0),
         };
+        let block = KBlock {
+            a,
+            k0,
+            kc,
+            panels: p0..p1,
+            tile,
+            nc,
+            bias,
+            c,
+            ldc,
+            first,
+        };
         #[cfg(target_arch = "x86_64")]
         if avx512 {
             // SAFETY: AVX-512F checked at run time; the caller's contract covers the
             // C region (rows of panels p0..p1, columns 0..nc).
-            unsafe { tile_avx512(a, k0, kc, p0..p1, tile, nc, bias, c, ldc, first) };
+            unsafe { tile_avx512(&block) };
         } else {
             // SAFETY: forwarded contract.
-            unsafe { tile_portable(avx, a, k0, kc, p0..p1, tile, nc, bias, c, ldc, first) };
+            unsafe { tile_portable(avx, &block) };
         }
         #[cfg(not(target_arch = "x86_64"))]
         // SAFETY: forwarded contract.
         unsafe {
-            tile_portable(avx, a, k0, kc, p0..p1, tile, nc, bias, c, ldc, first)
+            tile_portable(avx, &block)
         };
         first = false;
         k0 += kc;
@@ -205,41 +217,75 @@ pub(crate) unsafe fn gemm_tile(
     }
 }
 
+/// One k block of [`gemm_tile`]: what both micro-kernel loops read and write.
+struct KBlock<'a> {
+    a: &'a PackedA,
+    k0: usize,
+    kc: usize,
+    /// A panels (of `MR` rows) to compute.
+    panels: std::ops::Range<usize>,
+    /// The packed B tile of this k block (`NR`-column panels, k-major).
+    tile: &'a [f32],
+    /// Valid columns of the tile.
+    nc: usize,
+    bias: Option<&'a [f32]>,
+    /// `C` at the tile's first column (row stride `ldc`).
+    c: *mut f32,
+    ldc: usize,
+    /// Start from the bias (first k block) instead of the values in `C`.
+    first: bool,
+}
+
+impl KBlock<'_> {
+    /// A panel `p` of this k block (empty when the block is empty).
+    fn a_panel(&self, p: usize) -> &[f32] {
+        if self.kc > 0 {
+            self.a.panel(self.k0, self.kc, p)
+        } else {
+            &[][..]
+        }
+    }
+
+    /// B panel `q` of the tile.
+    fn b_panel(&self, q: usize) -> &[f32] {
+        &self.tile[q * self.kc * NR..(q + 1) * self.kc * NR]
+    }
+
+    /// The bias of `rows` rows from panel `p` on, zero-padded to `N`.
+    fn bias_rows<const N: usize>(&self, p: usize, rows: usize) -> [f32; N] {
+        let mut out = [0f32; N];
+        if let Some(bias) = self.bias {
+            out[..rows].copy_from_slice(&bias[p * MR..p * MR + rows]);
+        }
+        out
+    }
+
+    /// Rows of `A` from panel `p` on, at most `max`.
+    fn rows_from(&self, p: usize, max: usize) -> usize {
+        max.min(self.a.m - p * MR)
+    }
+}
+
 /// One k block of [`gemm_tile`] with the AVX2 (or portable) 6×16 kernel. B panels
 /// outer, A panels inner: the B panel being multiplied stays in L1 while the small A
 /// panels stream from L2. Each C tile gets exactly one kernel call per k block, so the
 /// arithmetic does not depend on this order. Edge tiles go through a local full tile.
 ///
 /// # Safety
-/// As [`gemm_tile`]: `c` is valid for the rows of `panels` and columns `0..nc`
-/// (row stride `ldc`), and no other thread touches them during the call.
-#[allow(clippy::too_many_arguments)]
-unsafe fn tile_portable(
-    avx: bool,
-    a: &PackedA,
-    k0: usize,
-    kc: usize,
-    panels: std::ops::Range<usize>,
-    tile: &[f32],
-    nc: usize,
-    bias: Option<&[f32]>,
-    c: *mut f32,
-    ldc: usize,
-    first: bool,
-) {
-    for q in 0..nc.div_ceil(NR) {
-        let cols = NR.min(nc - q * NR);
-        let bp = &tile[q * kc * NR..(q + 1) * kc * NR];
-        for p in panels.clone() {
-            let rows = MR.min(a.m - p * MR);
-            let ap = if kc > 0 { a.panel(k0, kc, p) } else { &[][..] };
-            let mut bias_r = [0f32; MR];
-            if let Some(bias) = bias {
-                bias_r[..rows].copy_from_slice(&bias[p * MR..p * MR + rows]);
-            }
+/// As [`gemm_tile`]: `blk.c` is valid for the rows of `blk.panels` and columns
+/// `0..blk.nc` (row stride `blk.ldc`), and no other thread touches them during the call.
+unsafe fn tile_portable(avx: bool, blk: &KBlock<'_>) {
+    let (kc, ldc, first) = (blk.kc, blk.ldc, blk.first);
+    for q in 0..blk.nc.div_ceil(NR) {
+        let cols = NR.min(blk.nc - q * NR);
+        let bp = blk.b_panel(q);
+        for p in blk.panels.clone() {
+            let rows = blk.rows_from(p, MR);
+            let ap = blk.a_panel(p);
+            let bias_r = blk.bias_rows::<MR>(p, rows);
             // SAFETY: rows p*MR..p*MR+rows and columns q*NR..+cols lie inside the
             // caller's region.
-            let cptr = unsafe { c.add(p * MR * ldc + q * NR) };
+            let cptr = unsafe { blk.c.add(p * MR * ldc + q * NR) };
             if rows == MR && cols == NR {
                 // SAFETY: full tile in bounds; panels hold kc*MR / kc*NR values.
                 unsafe { kernel(avx, kc, ap, bp, NR, cptr, ldc, first, &bias_r) };
@@ -266,57 +312,43 @@ unsafe fn tile_portable(
 }
 
 /// One k block of [`gemm_tile`] with AVX-512: tiles of up to 12 rows (two A panels) ×
-/// 32 columns (two B panels), 24 zmm accumulators. Per k: 2 B loads and 12 broadcasts
-/// feed 24 FMAs, so the FMA units, not the loads, set the pace. Partial tiles use masked
-/// loads and stores instead of a copy (the packed operands are zero-padded, so the
-/// extra lanes read valid memory and are never stored). B pairs outer, A pairs inner:
-/// the B pair stays in L1 while A streams from L2. Every element sees the same fused
-/// multiply-adds in the same k order as [`kernel_generic`], so results are identical.
+/// 32 columns (two B panels), 24 zmm accumulators (per k: 2 B loads and 12 broadcasts
+/// for 24 FMAs). Partial tiles use masked loads and stores instead of a copy (the packed
+/// operands are zero-padded, so the extra lanes read valid memory and are never
+/// stored). B pairs outer, A pairs inner: the B pair stays in L1 while A streams from
+/// L2. Every element sees the same fused multiply-adds in the same k order as
+/// [`kernel_generic`], so results are identical. (Measured no faster than 6×32 tiles
+/// on the v6 recognizer; it replaced them because it also covers the edge tiles.)
 ///
 /// # Safety
 /// The CPU must support AVX-512F; otherwise as [`tile_portable`].
 #[cfg(target_arch = "x86_64")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn tile_avx512(
-    a: &PackedA,
-    k0: usize,
-    kc: usize,
-    panels: std::ops::Range<usize>,
-    tile: &[f32],
-    nc: usize,
-    bias: Option<&[f32]>,
-    c: *mut f32,
-    ldc: usize,
-    first: bool,
-) {
-    let npanels = nc.div_ceil(NR);
-    let ap = |p: usize| if kc > 0 { a.panel(k0, kc, p) } else { &[][..] };
+unsafe fn tile_avx512(blk: &KBlock<'_>) {
+    let npanels = blk.nc.div_ceil(NR);
     let mut q = 0;
     while q < npanels {
-        let cols = (nc - q * NR).min(2 * NR);
-        let b0 = &tile[q * kc * NR..(q + 1) * kc * NR];
+        let cols = (blk.nc - q * NR).min(2 * NR);
+        let b0 = blk.b_panel(q);
         // A lone last panel: its partner is itself, with every lane masked off.
         let b1 = if q + 1 < npanels {
-            &tile[(q + 1) * kc * NR..(q + 2) * kc * NR]
+            blk.b_panel(q + 1)
         } else {
             b0
         };
-        let mut p = panels.start;
-        while p < panels.end {
-            let two = p + 1 < panels.end;
-            let rows = (if two { 2 * MR } else { MR }).min(a.m - p * MR);
-            let mut bias_r = [0f32; 2 * MR];
-            if let Some(bias) = bias {
-                bias_r[..rows].copy_from_slice(&bias[p * MR..p * MR + rows]);
-            }
+        let mut p = blk.panels.start;
+        while p < blk.panels.end {
+            let two = p + 1 < blk.panels.end;
+            let rows = blk.rows_from(p, if two { 2 * MR } else { MR });
+            let bias_r = blk.bias_rows::<{ 2 * MR }>(p, rows);
             let tile_c = Tile {
                 // SAFETY: rows p*MR.. and columns q*NR.. start inside the caller's region.
-                c: unsafe { c.add(p * MR * ldc + q * NR) },
-                ldc,
+                c: unsafe { blk.c.add(p * MR * blk.ldc + q * NR) },
+                ldc: blk.ldc,
                 rows,
                 cols,
-                first,
+                first: blk.first,
             };
+            let (ap, kc) = (|i| blk.a_panel(i), blk.kc);
             // SAFETY: AVX-512F guaranteed by the caller; `rows` × `cols` lies inside
             // the caller's region.
             unsafe {
