@@ -249,23 +249,37 @@ pub fn estimate_text_height(gray: &GrayImage) -> Option<f32> {
         .map(|&v| if dark { v <= t } else { v > t })
         .collect();
     let comps = label(img.width(), img.height(), &fg);
-    let max_h = (img.height() / 3).max(4);
-    let mut heights: Vec<u32> = comps
-        .components
-        .iter()
-        .filter(|c| {
-            let (cw, ch) = (c.width(), c.height());
-            ch >= 4
-                && ch <= max_h
-                && cw <= ch * 4
-                && c.area >= 6
-                && c.area * 10 >= u64::from(cw) * u64::from(ch)
-        })
-        .map(|c| c.height())
-        .collect();
-    if heights.len() < 8 {
-        return None;
-    }
-    heights.sort_unstable();
-    Some(heights[heights.len() * 3 / 4] as f32 * factor)
+    // Glyph height along the image's y axis, and along its x axis as if the page were turned
+    // a quarter: a sideways page's glyphs are measured across, and the larger of the two is
+    // its text size whichever way it lies (an upright page's glyphs are taller than wide).
+    let sizes = |across: bool| -> Option<u32> {
+        let max_h = if across { img.width() } else { img.height() } / 3;
+        let mut heights: Vec<u32> = comps
+            .components
+            .iter()
+            .filter_map(|c| {
+                let (cw, ch) = if across {
+                    (c.height(), c.width())
+                } else {
+                    (c.width(), c.height())
+                };
+                (ch >= 4
+                    && ch <= max_h.max(4)
+                    && cw <= ch * 4
+                    && c.area >= 6
+                    && c.area * 10 >= u64::from(cw) * u64::from(ch))
+                .then_some(ch)
+            })
+            .collect();
+        if heights.len() < 8 {
+            return None;
+        }
+        heights.sort_unstable();
+        Some(heights[heights.len() * 3 / 4])
+    };
+    let size = match (sizes(false), sizes(true)) {
+        (Some(a), Some(b)) => a.max(b),
+        (a, b) => a.or(b)?,
+    };
+    Some(size as f32 * factor)
 }

@@ -221,6 +221,20 @@ fn page_rgb(w: u32, h: u32, text_h: u32) -> RgbImage {
 }
 
 #[test]
+fn text_height_estimate_does_not_depend_on_which_way_the_page_lies() {
+    // Glyphs 30 high and 24 wide: a page turned a quarter has the same text size.
+    let page = to_gray(&page_rgb(600, 400, 30));
+    let upright = estimate_text_height(&page).unwrap();
+    for turned in [
+        image::imageops::rotate90(&page),
+        image::imageops::rotate270(&page),
+    ] {
+        assert_eq!(estimate_text_height(&turned), Some(upright));
+    }
+    assert!((upright - 30.0).abs() <= 1.0, "{upright}");
+}
+
+#[test]
 fn text_height_estimate_is_close() {
     for th in [10u32, 18, 30] {
         let est = estimate_text_height(&to_gray(&page_rgb(600, 400, th))).unwrap();
