@@ -320,29 +320,36 @@ impl Engine {
             cls: self.cls.as_ref(),
             second: self.second.as_ref().map(|(r, below)| (r, *below)),
         };
-        let boxes = self.timed_detect(image, &mut timings)?;
-        let (read, turns) = match reading::read_boxes(image, &boxes, &readers, true, &mut timings)?
-        {
-            reading::Reading::Lines(lines, turns) => (lines, turns),
-            // A turned page is read upright, from a second detection on the turned-back image,
-            // and its lines are mapped back onto the image as given.
-            reading::Reading::Turned(turns) => {
-                let upright = reading::turned_upright(image, turns);
-                let boxes = self.timed_detect(&upright, &mut timings)?;
-                let (lines, more) =
-                    match reading::read_boxes(&upright, &boxes, &readers, false, &mut timings)? {
+        let first = self.timed_detect(&mut timings, || self.detect(image))?;
+        let (read, turns) =
+            match reading::read_boxes(image, &first.boxes, &readers, true, &mut timings)? {
+                reading::Reading::Lines(lines, turns) => (lines, turns),
+                // A turned page is read upright, from a second detection on the turned-back image,
+                // and its lines are mapped back onto the image as given.
+                reading::Reading::Turned(turns) => {
+                    let upright = reading::turned_upright(image, turns);
+                    let boxes = self.timed_detect(&mut timings, || {
+                        self.detect_again(&upright, &first, turns, image.width(), image.height())
+                    })?;
+                    let (lines, more) = match reading::read_boxes(
+                        &upright,
+                        &boxes.boxes,
+                        &readers,
+                        false,
+                        &mut timings,
+                    )? {
                         reading::Reading::Lines(lines, more) => (lines, more),
                         // (not returned when the page may not be turned again)
                         reading::Reading::Turned(more) => (Vec::new(), more),
                     };
-                let (w, h) = (image.width() as f32, image.height() as f32);
-                let lines = lines
-                    .into_iter()
-                    .map(|l| l.onto_turned_image(turns, w, h))
-                    .collect();
-                (lines, (turns + more) % 4)
-            }
-        };
+                    let (w, h) = (image.width() as f32, image.height() as f32);
+                    let lines = lines
+                        .into_iter()
+                        .map(|l| l.onto_turned_image(turns, w, h))
+                        .collect();
+                    (lines, (turns + more) % 4)
+                }
+            };
         let read: Vec<reading::ReadLine> = read
             .into_iter()
             .filter(|r| {
@@ -373,27 +380,31 @@ impl Engine {
         })
     }
 
-    /// [`Self::detect`], timed, within the line limit.
-    fn timed_detect(&self, image: &RgbImage, timings: &mut Timings) -> Result<Vec<TextBox>, Error> {
+    /// A detection, timed, within the line limit.
+    fn timed_detect<D: Into<Detection>>(
+        &self,
+        timings: &mut Timings,
+        detect: impl FnOnce() -> Result<D, Error>,
+    ) -> Result<Detection, Error> {
         let t = Instant::now();
-        let boxes = self.detect(image)?;
+        let found = detect()?.into();
         timings.detect += t.elapsed();
-        if boxes.len() > self.limits.max_lines {
+        if found.boxes.len() > self.limits.max_lines {
             return Err(Error::LimitExceeded(format!(
                 "{} text lines found, over the limit of {}",
-                boxes.len(),
+                found.boxes.len(),
                 self.limits.max_lines
             )));
         }
-        Ok(boxes)
+        Ok(found)
     }
 
     /// Text line boxes in reading order.
-    fn detect(&self, image: &RgbImage) -> Result<Vec<TextBox>, Error> {
+    fn detect(&self, image: &RgbImage) -> Result<Detection, Error> {
         let gray = image::imageops::grayscale(image);
-        let boxes = match (self.detector, &self.det) {
+        let found = match (self.detector, &self.det) {
             (DetectorKind::Classic, _) | (_, None) => {
-                wenzi_detect::classic::detect(&gray, &Default::default())
+                wenzi_detect::classic::detect(&gray, &Default::default()).into()
             }
             // A single line, upright or turned a quarter (a tall crop of one line or column).
             (DetectorKind::Auto, Some(_))
@@ -408,35 +419,124 @@ impl Engine {
                     points: [[0.0, 0.0], [w, 0.0], [w, h], [0.0, h]],
                     score: 1.0,
                 }]
+                .into()
             }
-            (_, Some(det)) => self.detect_db(det, image)?,
+            (_, Some(det)) => self.detect_db(det, image, &self.det_policy)?,
         };
-        Ok(boxes)
+        Ok(found)
     }
 
-    fn detect_db(&self, det: &Model, image: &RgbImage) -> Result<Vec<TextBox>, Error> {
-        let (input, scale_x, scale_y) = wenzi_detect::db::prepare_input(image, &self.det_policy);
-        let output = det
-            .run(&[("x", input.view().into_dyn())])?
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::Inference("the detection model returned nothing".into()))?;
-        let prob = output
-            .into_dimensionality::<Ix4>()
-            .map_err(|_| Error::Inference("detection output is not N×1×H×W".into()))?;
-        let prob = prob.index_axis(ndarray::Axis(0), 0);
-        let prob = prob.index_axis(ndarray::Axis(0), 0);
-        Ok(wenzi_detect::db::postprocess(
-            prob,
+    /// The lines of `upright`, the `w × h` image of the `first` detection turned back by
+    /// `turns`. When the network found them, only the part of the page where it found text
+    /// (with a margin) is detected again, from the pixels and on the grid the whole page's
+    /// detection would use ([`wenzi_detect::db::prepare_part`]): the same lines for a
+    /// fraction of the work.
+    fn detect_again(
+        &self,
+        upright: &RgbImage,
+        first: &Detection,
+        turns: reading::QuarterTurns,
+        w: u32,
+        h: u32,
+    ) -> Result<Detection, Error> {
+        let (Some(det), Some((iw, ih))) = (&self.det, first.input) else {
+            return self.detect(upright);
+        };
+        let Some(region) = reading::text_region(&first.boxes, turns, w, h) else {
+            return self.detect(upright);
+        };
+        // The turned-back page's detector size is the first one's, turned.
+        let size = if turns % 2 == 1 { (ih, iw) } else { (iw, ih) };
+        let (uw, uh) = upright.dimensions();
+        let (fx, fy) = (
+            size.0 as f32 / uw.max(1) as f32,
+            size.1 as f32 / uh.max(1) as f32,
+        );
+        let part = [
+            (region[0] as f32 * fx).floor() as u32,
+            (region[1] as f32 * fy).floor() as u32,
+            (region[2] as f32 * fx).ceil() as u32,
+            (region[3] as f32 * fy).ceil() as u32,
+        ];
+        let (input, sx, sy, [px, py]) = wenzi_detect::db::prepare_part(upright, size, part);
+        let (ph, pw) = (input.shape()[2] as f32, input.shape()[3] as f32);
+        let prob = run_det(det, &input)?;
+        let mut boxes = wenzi_detect::db::postprocess(
+            prob.view(),
+            &Default::default(),
+            sx,
+            sy,
+            ((pw / sx).ceil() as u32).clamp(1, uw.max(1)),
+            ((ph / sy).ceil() as u32).clamp(1, uh.max(1)),
+        );
+        let (dx, dy) = (px as f32 / sx, py as f32 / sy);
+        for b in &mut boxes {
+            for p in &mut b.points {
+                p[0] += dx;
+                p[1] += dy;
+            }
+        }
+        Ok(Detection {
+            boxes,
+            input: Some(size),
+        })
+    }
+
+    fn detect_db(
+        &self,
+        det: &Model,
+        image: &RgbImage,
+        policy: &wenzi_detect::db::DetResizePolicy,
+    ) -> Result<Detection, Error> {
+        let (input, scale_x, scale_y) = wenzi_detect::db::prepare_input(image, policy);
+        let size = (input.shape()[3] as u32, input.shape()[2] as u32);
+        let prob = run_det(det, &input)?;
+        let boxes = wenzi_detect::db::postprocess(
+            prob.view(),
             &Default::default(),
             scale_x,
             scale_y,
             image.width(),
             image.height(),
-        ))
+        );
+        Ok(Detection {
+            boxes,
+            input: Some(size),
+        })
     }
 }
 
+/// The DB network's text probability map for one prepared input.
+fn run_det(det: &Model, input: &ndarray::Array4<f32>) -> Result<ndarray::Array2<f32>, Error> {
+    let output = det
+        .run(&[("x", input.view().into_dyn())])?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Inference("the detection model returned nothing".into()))?;
+    let prob = output
+        .into_dimensionality::<Ix4>()
+        .map_err(|_| Error::Inference("detection output is not N×1×H×W".into()))?;
+    if prob.shape()[0] == 0 || prob.shape()[1] == 0 {
+        return Err(Error::Inference("detection output is empty".into()));
+    }
+    Ok(prob
+        .index_axis(ndarray::Axis(0), 0)
+        .index_axis(ndarray::Axis(0), 0)
+        .to_owned())
+}
+
+/// Text line boxes, and the input size (width, height) the DB network read the image at
+/// (`None` when no network ran: the classic detector, or an image that is one line).
+struct Detection {
+    boxes: Vec<TextBox>,
+    input: Option<(u32, u32)>,
+}
+
+impl From<Vec<TextBox>> for Detection {
+    fn from(boxes: Vec<TextBox>) -> Self {
+        Self { boxes, input: None }
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;

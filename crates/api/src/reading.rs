@@ -9,16 +9,16 @@
 //!   cut into character cells laid side by side ([`wenzi_recognize::column_to_line`]).
 //!
 //! The lines then vote, weighted by characters read, on how the whole page is turned. The
-//! longest boxes vote first; on a turned page the others are then read the page's way only
-//! (a sideways page need not pay for columns and flips line by line). On a turned page, lines
-//! whose own reading disagrees (a lone square character, a short word) are read again in the
-//! page's orientation, and layout runs in the upright frame.
+//! longest boxes vote first, from short windows of their candidate readings (a turned page is
+//! detected and read again upright, so those readings are only a vote). On a turned page,
+//! lines whose own reading disagrees (a lone square character, a short word) are read again
+//! in the page's orientation, and layout runs in the upright frame.
 
 use image::RgbImage;
 use wenzi_detect::TextBox;
 use wenzi_recognize::{
     column_to_line, crop_quad, settle_shapes, spans_down_the_column, Cell, Decoded,
-    OrientationClassifier, Recognizer,
+    OrientationClassifier, Recognizer, MIN_LINE_WIDTH,
 };
 
 use crate::{Error, LineOrientation, Timings};
@@ -84,6 +84,36 @@ pub(crate) fn turned_upright(image: &RgbImage, turns: QuarterTurns) -> RgbImage 
         3 => image::imageops::rotate90(image),
         _ => image.clone(),
     }
+}
+
+/// The part of the upright frame (`[x0, y0, x1, y1]`, pixels) where `boxes`, found on the
+/// `w × h` image whose content is turned `turns` quarter turns, hold text, with a margin of
+/// two line heights (a line the turned detection cut short, or a word it missed, is still
+/// inside). `None` when there are no boxes.
+pub(crate) fn text_region(
+    boxes: &[TextBox],
+    turns: QuarterTurns,
+    w: u32,
+    h: u32,
+) -> Option<[u32; 4]> {
+    let (wf, hf) = (w as f32, h as f32);
+    let (uw, uh) = if turns % 2 == 1 { (hf, wf) } else { (wf, hf) };
+    let mut thickness: Vec<f32> = boxes.iter().map(|b| b.width().min(b.height())).collect();
+    thickness.sort_by(f32::total_cmp);
+    let margin = 2.0 * *thickness.get(thickness.len() / 2)? + 8.0;
+    let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+    for p in boxes.iter().flat_map(|b| b.points) {
+        let [x, y] = to_upright(p, turns, wf, hf);
+        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+    }
+    let (x0, y0) = ((x0 - margin).max(0.0), (y0 - margin).max(0.0));
+    let (x1, y1) = ((x1 + margin).min(uw), (y1 + margin).min(uh));
+    if !(x1 > x0 && y1 > y0) {
+        return None;
+    }
+    let (x0, y0) = (x0.floor() as u32, y0.floor() as u32);
+    let (x1, y1) = (x1.ceil() as u32, y1.ceil() as u32);
+    (x1 > x0 + 1 && y1 > y0 + 1).then_some([x0, y0, x1, y1])
 }
 
 impl ReadLine {
@@ -154,6 +184,8 @@ struct Candidate {
     cells: Vec<Cell>,
     /// Height of the column crop the cells were cut from (0 for other readings).
     column_height: u32,
+    /// Share of the box's text this candidate's image holds (below 1 for a vote window).
+    seen: f32,
 }
 
 impl Candidate {
@@ -165,9 +197,70 @@ impl Candidate {
             image,
             cells: Vec::new(),
             column_height: 0,
+            seen: 1.0,
         }
     }
+
+    /// The middle of this reading, at most [`VOTE_WINDOW`] heights long, when the whole is
+    /// longer: enough text for a confidence, at a fraction of a long line's cost. A column's
+    /// window keeps whole character cells.
+    fn window(&self) -> Option<Candidate> {
+        let (w, h) = self.image.dimensions();
+        let max_w = VOTE_WINDOW * h.max(1);
+        if w <= max_w {
+            return None;
+        }
+        let (x0, x1, cells) = if self.cells.is_empty() {
+            let x0 = (w - max_w) / 2;
+            (x0, x0 + max_w, Vec::new())
+        } else {
+            // The run of whole cells around the middle that fits the window.
+            let mid = w / 2;
+            let centre = self.cells.iter().position(|c| c.x.1 > mid)?;
+            let (mut first, mut last) = (centre, centre);
+            let fits = |f: usize, l: usize| self.cells[l].x.1 - self.cells[f].x.0 <= max_w;
+            loop {
+                let mut grew = false;
+                if last + 1 < self.cells.len() && fits(first, last + 1) {
+                    last += 1;
+                    grew = true;
+                }
+                if first > 0 && fits(first - 1, last) {
+                    first -= 1;
+                    grew = true;
+                }
+                if !grew {
+                    break;
+                }
+            }
+            let (x0, x1) = (self.cells[first].x.0, self.cells[last].x.1);
+            let cells = self.cells[first..=last]
+                .iter()
+                .map(|c| Cell {
+                    x: (c.x.0 - x0, c.x.1 - x0),
+                    ..*c
+                })
+                .collect();
+            (x0, x1, cells)
+        };
+        if x1 <= x0 || x1 - x0 >= w {
+            return None;
+        }
+        Some(Candidate {
+            line: self.line,
+            orientation: self.orientation,
+            image: image::imageops::crop_imm(&self.image, x0, 0, x1 - x0, h).to_image(),
+            cells,
+            column_height: self.column_height,
+            seen: self.seen * (x1 - x0) as f32 / w as f32,
+        })
+    }
 }
+
+/// Longest window of a box, in heights of its reading, that the page vote reads when a box
+/// has several candidate readings (see [`Candidate::window`]): about a dozen CJK characters
+/// or two dozen Latin ones.
+const VOTE_WINDOW: u32 = 6;
 
 /// How the boxes of one stage are first read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,6 +329,7 @@ fn candidates(
                     image: column.image,
                     cells: column.cells,
                     column_height: column.column_height,
+                    seen: 1.0,
                 });
             }
         }
@@ -244,14 +338,15 @@ fn candidates(
     Ok(out)
 }
 
-/// Recognizes `candidates` into `readings`.
+/// Recognizes `candidates` into `readings`, shorter ones padded to `min_width` columns.
 fn recognize_into(
     rec: &Recognizer,
-    candidates: &[Candidate],
+    candidates: &[&Candidate],
+    min_width: u32,
     readings: &mut [Readings],
 ) -> Result<(), Error> {
     let images: Vec<&RgbImage> = candidates.iter().map(|c| &c.image).collect();
-    let decoded = rec.recognize(&images)?;
+    let decoded = rec.recognize_padded_to(&images, min_width)?;
     for (c, mut d) in candidates.iter().zip(decoded) {
         settle_shapes(&mut d, &c.cells, c.image.width());
         // A column's spans are kept as fractions down the column, where its words lie.
@@ -261,9 +356,78 @@ fn recognize_into(
         if c.orientation == LineOrientation::Vertical && !mostly_cjk(&d.text) {
             continue;
         }
-        readings[c.line].0[c.orientation.index()] = Some(d);
+        readings[c.line].set(c.orientation, d, c.seen);
     }
     Ok(())
+}
+
+/// Recognizes `candidates` into `readings`; with `vote`, a box with several candidates is
+/// read from their windows ([`Candidate::window`]) only.
+fn recognize_or_vote(
+    rec: &Recognizer,
+    candidates: &[Candidate],
+    vote: bool,
+    readings: &mut [Readings],
+) -> Result<(), Error> {
+    let mut count = vec![0usize; readings.len()];
+    for c in candidates {
+        count[c.line] += 1;
+    }
+    let windows: Vec<Option<Candidate>> = candidates
+        .iter()
+        .map(|c| match vote && count[c.line] > 1 {
+            true => c.window(),
+            false => None,
+        })
+        .collect();
+    let read: Vec<&Candidate> = candidates
+        .iter()
+        .zip(&windows)
+        .map(|(c, w)| w.as_ref().unwrap_or(c))
+        .collect();
+    let (windows, whole): (Vec<&Candidate>, Vec<&Candidate>) =
+        read.into_iter().partition(|c| c.seen < 1.0);
+    recognize_into(rec, &whole, MIN_LINE_WIDTH, readings)?;
+    // (a window is read at its own width, not padded to a whole line's)
+    let window_width = VOTE_WINDOW * wenzi_recognize::LINE_HEIGHT;
+    recognize_into(rec, &windows, window_width, readings)
+}
+
+/// Reads whole every box that [`recognize_or_vote`] read from windows, in the orientation
+/// its windows read best (a vertical column when one was read and not clearly beaten).
+fn read_windowed_whole(
+    rec: &Recognizer,
+    candidates: &[Candidate],
+    readings: &mut [Readings],
+) -> Result<(), Error> {
+    let whole_reading = |line: usize, o: LineOrientation| {
+        candidates
+            .iter()
+            .find(|c| c.line == line && c.orientation == o)
+    };
+    let mut whole: Vec<&Candidate> = Vec::new();
+    let mut fallback: Vec<&Candidate> = Vec::new();
+    for (i, r) in readings.iter_mut().enumerate() {
+        if !r.windowed() {
+            continue;
+        }
+        let preferred = match r.get(LineOrientation::Vertical) {
+            Some(_) => LineOrientation::Vertical,
+            None => LineOrientation::Upright,
+        };
+        let Some((o, _)) = r.clone().choose(preferred) else {
+            continue;
+        };
+        // (a whole column can still fail the CJK test: then its turned line is read)
+        if o == LineOrientation::Vertical {
+            fallback.extend(whole_reading(i, LineOrientation::Rotated90));
+        }
+        *r = Readings::default();
+        whole.extend(whole_reading(i, o));
+    }
+    recognize_into(rec, &whole, MIN_LINE_WIDTH, readings)?;
+    fallback.retain(|c| !readings[c.line].any());
+    recognize_into(rec, &fallback, MIN_LINE_WIDTH, readings)
 }
 
 /// Boxes read in every orientation before the page's turn is first decided: the longest
@@ -289,6 +453,12 @@ pub(crate) enum Reading {
 /// (it splits turned lines at commas, boxes sideways characters one by one), so the caller
 /// turns the image and detects again. Otherwise the other boxes are read the page's way
 /// only.
+///
+/// While the page may still be handed back, a box with more than one candidate reading (a
+/// tall box; a line the classifier flags) is read from a window of each candidate only
+/// ([`Candidate::window`]): on a turned page every box has several, and all are read again
+/// once the page is turned. A page that stays upright then reads those boxes whole, in the
+/// orientation their windows read best.
 pub(crate) fn read_boxes(
     image: &RgbImage,
     boxes: &[TextBox],
@@ -308,7 +478,10 @@ pub(crate) fn read_boxes(
     let mut readings: Vec<Readings> = vec![Readings::default(); boxes.len()];
     let mut candidates = self::candidates(image, boxes, sample, Plan::Explore, cls, timings)?;
     let t = crate::engine::Instant::now();
-    recognize_into(rec, &candidates, &mut readings)?;
+    // While the page may still turn out turned, a box with several candidate readings is
+    // voted on from windows of them: on a turned page every box has several, and all of
+    // those readings are thrown away when the page is read again upright.
+    recognize_or_vote(rec, &candidates, may_turn, &mut readings)?;
     timings.recognize += t.elapsed();
     let sampled = page_turns(&readings);
     if may_turn && sampled != 0 {
@@ -321,15 +494,22 @@ pub(crate) fn read_boxes(
         };
         let more = self::candidates(image, boxes, rest, plan, cls, timings)?;
         let t = crate::engine::Instant::now();
-        recognize_into(rec, &more, &mut readings)?;
+        recognize_or_vote(rec, &more, may_turn, &mut readings)?;
         timings.recognize += t.elapsed();
         candidates.extend(more);
-    }
-    if may_turn && !rest.is_empty() {
-        let turns = page_turns(&readings);
-        if turns != 0 {
-            return Ok(Reading::Turned(turns));
+        if may_turn {
+            let turns = page_turns(&readings);
+            if turns != 0 {
+                return Ok(Reading::Turned(turns));
+            }
         }
+    }
+    if may_turn {
+        // An upright page after all: a box voted on from windows is read whole, in the
+        // orientation its windows read best.
+        let t = crate::engine::Instant::now();
+        read_windowed_whole(rec, &candidates, &mut readings)?;
+        timings.recognize += t.elapsed();
     }
 
     let t = crate::engine::Instant::now();
@@ -352,7 +532,7 @@ pub(crate) fn read_boxes(
             .collect();
         let images: Vec<&RgbImage> = again.iter().map(|c| &c.image).collect();
         for (c, d) in again.iter().zip(rec.recognize(&images)?) {
-            readings[c.line].0[page_orientation.index()] = Some(d);
+            readings[c.line].set(page_orientation, d, 1.0);
         }
         candidates.extend(again);
     }
@@ -464,13 +644,42 @@ fn mostly_cjk(text: &str) -> bool {
 /// A reading's confidence must beat the preferred reading's by this much to replace it.
 const PREFERENCE_MARGIN: f32 = 0.1;
 
-/// The readings of one box, by [`LineOrientation::index`].
-#[derive(Debug, Clone, Default)]
-struct Readings([Option<Decoded>; 5]);
+/// The readings of one box, by [`LineOrientation::index`], with the share of the box's text
+/// each saw (1 for a whole reading, less for a vote window).
+#[derive(Debug, Clone)]
+struct Readings([Option<Decoded>; 5], [f32; 5]);
+
+impl Default for Readings {
+    fn default() -> Self {
+        Self(Default::default(), [1.0; 5])
+    }
+}
 
 impl Readings {
     fn get(&self, o: LineOrientation) -> Option<&Decoded> {
         self.0[o.index()].as_ref()
+    }
+
+    fn set(&mut self, o: LineOrientation, d: Decoded, seen: f32) {
+        self.0[o.index()] = Some(d);
+        self.1[o.index()] = seen;
+    }
+
+    /// True when some reading saw only a window of the box.
+    fn windowed(&self) -> bool {
+        self.0
+            .iter()
+            .zip(self.1)
+            .any(|(d, seen)| d.is_some() && seen < 1.0)
+    }
+
+    /// Weight of the reading `o` in the page vote: characters read, times confidence; a
+    /// window's characters count for the whole box.
+    fn weight(&self, o: LineOrientation) -> f32 {
+        self.get(o).map_or(0.0, |d| {
+            let seen = self.1[o.index()].max(f32::EPSILON);
+            d.text.chars().filter(|c| !c.is_whitespace()).count() as f32 * d.confidence / seen
+        })
     }
 
     fn any(&self) -> bool {
@@ -497,11 +706,6 @@ impl Readings {
     }
 }
 
-/// Weight of a reading in the page vote: characters read, times confidence.
-fn weight(d: &Decoded) -> f32 {
-    d.text.chars().filter(|c| !c.is_whitespace()).count() as f32 * d.confidence
-}
-
 /// A 90° page vote loses to upright columns when the tall boxes read as columns weigh at
 /// least this share of their reading as turned lines. Upright columns read about as well
 /// both ways (0.96–1.0 on the vertical eval set: the recognizer also reads a sideways CJK
@@ -520,8 +724,8 @@ const COLUMNS_OVER_LINES: f32 = 0.94;
 fn page_turns(readings: &[Readings]) -> QuarterTurns {
     let mut votes = [0f32; 4];
     for r in readings {
-        if let Some((o, d)) = r.best() {
-            votes[usize::from(o.page_turns())] += weight(d);
+        if let Some((o, _)) = r.best() {
+            votes[usize::from(o.page_turns())] += r.weight(o);
         }
     }
     let total: f32 = votes.iter().sum();
@@ -541,9 +745,9 @@ fn page_turns(readings: &[Readings]) -> QuarterTurns {
         let turned = LineOrientation::from_turns(turns);
         let (mut as_columns, mut as_lines) = (0f32, 0f32);
         for r in readings {
-            if let (Some(v), Some(l)) = (r.get(LineOrientation::Vertical), r.get(turned)) {
-                as_columns += weight(v);
-                as_lines += weight(l);
+            if r.get(LineOrientation::Vertical).is_some() && r.get(turned).is_some() {
+                as_columns += r.weight(LineOrientation::Vertical);
+                as_lines += r.weight(turned);
             }
         }
         if as_columns > 0.0 && as_columns >= COLUMNS_OVER_LINES * as_lines {
@@ -590,6 +794,82 @@ mod tests {
             );
             assert_eq!(from_upright(p, turns, w as f32, h as f32), centre);
         }
+    }
+
+    #[test]
+    fn a_vote_window_is_the_middle_of_a_long_reading() {
+        let line = RgbImage::from_fn(600, 40, |x, _| image::Rgb([(x % 256) as u8, 0, 0]));
+        let c = Candidate::line(3, LineOrientation::Rotated90, line);
+        let w = c.window().unwrap();
+        // Six heights long, from the middle.
+        assert_eq!(w.image.dimensions(), (240, 40));
+        assert_eq!(w.image.get_pixel(0, 0).0[0], 180);
+        assert_eq!((w.line, w.orientation), (3, LineOrientation::Rotated90));
+        assert!((w.seen - 0.4).abs() < 1e-6);
+        // A reading that fits is read whole.
+        let short = Candidate::line(0, LineOrientation::Upright, RgbImage::new(200, 40));
+        assert!(short.window().is_none());
+    }
+
+    #[test]
+    fn a_columns_vote_window_keeps_whole_cells() {
+        // Ten cells 40 wide in a 40-high line: the window holds six whole cells.
+        let cells: Vec<Cell> = (0..10)
+            .map(|i| Cell {
+                x: (i * 40, i * 40 + 40),
+                y: (i * 50, i * 50 + 50),
+                ink_aspect: 1.0,
+            })
+            .collect();
+        let c = Candidate {
+            line: 1,
+            orientation: LineOrientation::Vertical,
+            image: RgbImage::new(400, 40),
+            cells,
+            column_height: 500,
+            seen: 1.0,
+        };
+        let w = c.window().unwrap();
+        assert_eq!(w.cells.len(), 6);
+        assert_eq!(w.image.width(), 240);
+        assert_eq!(w.cells[0].x, (0, 40));
+        assert_eq!(w.cells[5].x, (200, 240));
+        // The middle cells: the fourth to the ninth.
+        assert_eq!(w.cells[0].y, (150, 200));
+        assert!((w.seen - 0.6).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_votes_windows_count_for_their_whole_box() {
+        let mut r = Readings::default();
+        let d = Decoded {
+            text: "一二三".into(),
+            confidence: 0.5,
+            ..Default::default()
+        };
+        r.set(LineOrientation::Rotated90, d.clone(), 0.25);
+        r.set(LineOrientation::Vertical, d, 1.0);
+        assert!(r.windowed());
+        assert!((r.weight(LineOrientation::Rotated90) - 6.0).abs() < 1e-5);
+        assert!((r.weight(LineOrientation::Vertical) - 1.5).abs() < 1e-5);
+        assert!(!Readings::default().windowed());
+    }
+
+    #[test]
+    fn the_text_region_is_found_in_the_upright_frame() {
+        // A 300 × 1000 image whose content is turned 90° clockwise: two 20-wide boxes.
+        let b = |x0: f32, y0: f32, x1: f32, y1: f32| TextBox {
+            points: [[x0, y0], [x1, y0], [x1, y1], [x0, y1]],
+            score: 1.0,
+        };
+        let boxes = [b(200.0, 100.0, 220.0, 600.0), b(240.0, 100.0, 260.0, 400.0)];
+        let [x0, y0, x1, y1] = text_region(&boxes, 1, 300, 1000).unwrap();
+        // Upright frame is 1000 × 300; the boxes cover x 100..600, y 40..100; margin 48.
+        assert_eq!([x0, y0, x1, y1], [52, 0, 648, 148]);
+        assert!(text_region(&[], 1, 300, 1000).is_none());
+        // The margin never leaves the frame.
+        let all = [b(0.0, 0.0, 300.0, 1000.0)];
+        assert_eq!(text_region(&all, 2, 300, 1000), Some([0, 0, 300, 1000]));
     }
 
     #[test]

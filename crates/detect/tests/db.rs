@@ -2,7 +2,9 @@
 
 use image::{Rgb, RgbImage};
 use ndarray::Array2;
-use wenzi_detect::db::{postprocess, prepare_input, DbParams, DetResizePolicy, ScoreMode};
+use wenzi_detect::db::{
+    postprocess, prepare_input, prepare_part, DbParams, DetResizePolicy, ScoreMode,
+};
 use wenzi_detect::TextBox;
 use wenzi_layout::LineBox;
 
@@ -232,6 +234,32 @@ fn prepare_input_is_bgr_normalized_and_multiple_of_32() {
     let (t, sx, sy) = prepare_input(&img, &DetResizePolicy::default());
     assert!(t.shape()[2] % 32 == 0 && t.shape()[3] % 32 == 0);
     assert!(sx > 0.0 && sy > 0.0 && t.iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn a_prepared_part_is_the_whole_inputs_pixels_on_its_grid() {
+    // A textured image, so that any shift or resampling difference shows.
+    let img = RgbImage::from_fn(700, 420, |x, y| {
+        Rgb([
+            (x * 7 % 256) as u8,
+            (y * 5 % 256) as u8,
+            ((x + y) % 256) as u8,
+        ])
+    });
+    let policy = DetResizePolicy::LimitMax { side: 640 };
+    let (whole, sx, sy) = prepare_input(&img, &policy);
+    let size = (whole.shape()[3] as u32, whole.shape()[2] as u32);
+    let (part, psx, psy, [x0, y0]) = prepare_part(&img, size, [100, 70, 300, 200]);
+    assert_eq!((psx, psy), (sx, sy));
+    // Rounded out to the 32-pixel grid: 96..320 × 64..224.
+    assert_eq!([x0, y0], [96, 64]);
+    assert_eq!(part.shape(), &[1, 3, 160, 224]);
+    let same = whole.slice(ndarray::s![.., .., 64..224, 96..320]);
+    assert_eq!(part.view(), same);
+    // A part reaching past the image is cut at its edge, and never narrower than 32.
+    let (part, _, _, [x0, y0]) = prepare_part(&img, size, [630, 390, 9999, 9999]);
+    assert_eq!([x0, y0], [size.0 - 32, size.1 - 32]);
+    assert_eq!(part.shape(), &[1, 3, 32, 32]);
 }
 
 #[test]
