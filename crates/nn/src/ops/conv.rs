@@ -616,54 +616,122 @@ fn depthwise(
 /// Tallest kernel the fast depthwise path handles (its row ring is a fixed array).
 const MAX_FAST_KH: usize = 8;
 
-/// Depthwise plane for kernel width `K`, dilation 1, horizontal stride 1 or 2.
-///
-/// Input rows are copied once into zero-padded (and, for stride 2, even/odd
-/// de-interleaved) buffers, so every tap of every output pixel is in bounds and the inner
-/// loop is a branch-free `K`-tap dot product that vectorizes across output pixels.
-#[allow(clippy::too_many_arguments)]
-fn dw_plane_fast<const K: usize>(
-    src: &[f32],
-    dst: &mut [f32],
-    kern: &[f32],
-    bias: f32,
-    dims: [usize; 4],
-    geo: &Geometry,
-    r: Resolved,
-    scratch: &mut Vec<f32>,
-) {
-    let [h, w, oh, ow] = dims;
-    let kh = geo.kernel[0];
-    let [sh, sw] = geo.strides;
-    // Padded row: index i holds input column i - pl (zero outside).
-    let pw = (ow - 1) * sw + K;
-    let half = pw.div_ceil(2);
-    let row_len = if sw == 2 { 2 * half } else { pw };
-    // Slots: one per kernel row (a ring keyed by input row), plus a zero row.
-    scratch.resize((kh + 1) * row_len, 0.0);
-    let (rows, zero) = scratch.split_at_mut(kh * row_len);
-    zero.fill(0.0);
-    let mut slot_row = [usize::MAX; MAX_FAST_KH];
-    for oy in 0..oh {
-        let orow = &mut dst[oy * ow..(oy + 1) * ow];
-        orow.fill(bias);
-        for ky in 0..kh {
-            let iy = (oy * sh + ky) as isize - r.pt as isize;
-            if iy < 0 || iy >= h as isize {
-                continue;
+multiversion! {
+    /// Depthwise plane for kernel width `K`, dilation 1, horizontal stride 1 or 2.
+    ///
+    /// Input rows are copied once into zero-padded (and, for stride 2, even/odd
+    /// de-interleaved) buffers, so every tap of every output pixel is in bounds; each output
+    /// row is then summed over all its `kh × K` taps in registers ([`dw_out_row`]) and
+    /// stored once. The whole plane is one dispatched call: per-row calls cost as much as
+    /// the arithmetic on the 80-pixel rows of a line recognizer.
+    #[allow(clippy::too_many_arguments)]
+    fn dw_plane_fast<const K: usize>(
+        src: &[f32],
+        dst: &mut [f32],
+        kern: &[f32],
+        bias: f32,
+        dims: [usize; 4],
+        geo: &Geometry,
+        r: Resolved,
+        scratch: &mut Vec<f32>,
+    ) {
+        let [h, w, oh, ow] = dims;
+        let kh = geo.kernel[0];
+        let [sh, sw] = geo.strides;
+        // Padded row: index i holds input column i - pl (zero outside).
+        let pw = (ow - 1) * sw + K;
+        let half = pw.div_ceil(2);
+        let row_len = if sw == 2 { 2 * half } else { pw };
+        // Slots: one per kernel row (a ring keyed by input row), plus a zero row.
+        scratch.resize((kh + 1) * row_len, 0.0);
+        let (rows, zero) = scratch.split_at_mut(kh * row_len);
+        zero.fill(0.0);
+        let mut slot_row = [usize::MAX; MAX_FAST_KH];
+        for oy in 0..oh {
+            // Bring this output row's input rows into the ring.
+            for ky in 0..kh {
+                let iy = (oy * sh + ky) as isize - r.pt as isize;
+                if iy < 0 || iy >= h as isize {
+                    continue;
+                }
+                let iy = iy as usize;
+                let slot = iy % kh;
+                if slot_row[slot] != iy {
+                    let buf = &mut rows[slot * row_len..(slot + 1) * row_len];
+                    fill_padded(buf, &src[iy * w..(iy + 1) * w], r.pl, sw, half);
+                    slot_row[slot] = iy;
+                }
             }
-            let iy = iy as usize;
-            let slot = iy % kh;
-            let buf = &mut rows[slot * row_len..(slot + 1) * row_len];
-            if slot_row[slot] != iy {
-                fill_padded(buf, &src[iy * w..(iy + 1) * w], r.pl, sw, half);
-                slot_row[slot] = iy;
+            let mut taps: [&[f32]; MAX_FAST_KH] = [&[]; MAX_FAST_KH];
+            for (ky, t) in taps.iter_mut().enumerate().take(kh) {
+                let iy = (oy * sh + ky) as isize - r.pt as isize;
+                *t = if iy < 0 || iy >= h as isize {
+                    &zero[..]
+                } else {
+                    let slot = iy as usize % kh;
+                    &rows[slot * row_len..(slot + 1) * row_len]
+                };
             }
-            let wk: [f32; K] = kern[ky * K..(ky + 1) * K].try_into().expect("K taps");
-            dw_row::<K>(orow, buf, &wk, sw, half);
+            dw_out_row::<K>(
+                &mut dst[oy * ow..(oy + 1) * ow],
+                &taps[..kh],
+                &kern[..kh * K],
+                bias,
+                sw,
+                half,
+            );
         }
     }
-    let _ = zero;
+}
+
+/// Output pixels summed per register block in [`dw_out_row`] (two AVX2 vectors).
+const DW_BLOCK: usize = 16;
+
+/// One depthwise output row: `out[ox] = bias + Σ_ky Σ_kx w[ky][kx] · rows[ky][ox·sw + kx]`,
+/// with the padded (stride 2: de-interleaved at `half`) input rows of [`fill_padded`].
+/// Inlined into the dispatched plane, where the block loop vectorizes.
+#[inline(always)]
+fn dw_out_row<const K: usize>(
+    out: &mut [f32],
+    rows: &[&[f32]],
+    kern: &[f32],
+    bias: f32,
+    sw: usize,
+    half: usize,
+) {
+    let n = out.len();
+    // Where tap kx of output pixel 0 sits in a padded row: stride 2 reads even taps from
+    // the even half and odd taps from the odd half, both contiguous in ox.
+    let start = |kx: usize| {
+        if sw == 1 {
+            kx
+        } else {
+            (kx % 2) * half + kx / 2
+        }
+    };
+    let mut ox = 0;
+    while ox + DW_BLOCK <= n {
+        let mut acc = [bias; DW_BLOCK];
+        for (row, wk) in rows.iter().zip(kern.chunks_exact(K)) {
+            for (kx, &wv) in wk.iter().enumerate() {
+                let s = &row[start(kx) + ox..start(kx) + ox + DW_BLOCK];
+                for (a, &v) in acc.iter_mut().zip(s) {
+                    *a += wv * v;
+                }
+            }
+        }
+        out[ox..ox + DW_BLOCK].copy_from_slice(&acc);
+        ox += DW_BLOCK;
+    }
+    for (o, x) in out[ox..].iter_mut().zip(ox..) {
+        let mut a = bias;
+        for (row, wk) in rows.iter().zip(kern.chunks_exact(K)) {
+            for (kx, &wv) in wk.iter().enumerate() {
+                a += wv * row[start(kx) + x];
+            }
+        }
+        *o = a;
+    }
 }
 
 /// Writes `row` into `buf` shifted right by `pl` with zero borders; for stride 2 the
@@ -689,35 +757,6 @@ fn fill_padded(buf: &mut [f32], row: &[f32], pl: usize, sw: usize, half: usize) 
             let k0 = (i0 + pl) / 2;
             for (d, &v) in dst.iter_mut().skip(k0).zip(row[i0..].iter().step_by(2)) {
                 *d = v;
-            }
-        }
-    }
-}
-
-multiversion! {
-    /// `out[ox] += Σ_kx w[kx] · padded[ox·sw + kx]` over a whole output row.
-    fn dw_row<const K: usize>(out: &mut [f32], buf: &[f32], wk: &[f32; K], sw: usize, half: usize) {
-        let n = out.len();
-        if sw == 1 {
-            let p = &buf[..n + K - 1];
-            for (ox, o) in out.iter_mut().enumerate() {
-                let mut a = *o;
-                for kx in 0..K {
-                    a += wk[kx] * p[ox + kx];
-                }
-                *o = a;
-            }
-        } else {
-            let (ev, od) = buf.split_at(half);
-            let ev = &ev[..n + K / 2];
-            let od = &od[..n + (K - 1) / 2];
-            for (ox, o) in out.iter_mut().enumerate() {
-                let mut a = *o;
-                for kx in 0..K {
-                    let v = if kx % 2 == 0 { ev[ox + kx / 2] } else { od[ox + kx / 2] };
-                    a += wk[kx] * v;
-                }
-                *o = a;
             }
         }
     }
