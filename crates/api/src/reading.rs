@@ -767,14 +767,24 @@ fn page_turns(readings: &[Readings]) -> QuarterTurns {
     }
     if turns % 2 == 1 {
         let turned = LineOrientation::from_turns(turns);
-        let (mut as_columns, mut as_lines) = (0f32, 0f32);
+        let (mut as_columns, mut as_lines, mut only_lines) = (0f32, 0f32, 0f32);
         for r in readings {
-            if r.get(LineOrientation::Vertical).is_some() && r.get(turned).is_some() {
-                as_columns += r.weight(LineOrientation::Vertical);
-                as_lines += r.weight(turned);
+            match (r.get(LineOrientation::Vertical), r.get(turned)) {
+                (Some(_), Some(_)) => {
+                    as_columns += r.weight(LineOrientation::Vertical);
+                    as_lines += r.weight(turned);
+                }
+                (None, Some(_)) if r.best().is_some_and(|(o, _)| o == turned) => {
+                    only_lines += r.weight(turned)
+                }
+                _ => {}
             }
         }
-        if as_columns > 0.0 && as_columns >= COLUMNS_OVER_LINES * as_lines {
+        // Boxes that read only as turned lines (Latin, numbers: never columns) outweighing
+        // the ones that read as either settle it: a turned page (a turned table of dates and
+        // CJK cells), not a vertical one with a sideways-set date.
+        if as_columns > 0.0 && as_columns >= COLUMNS_OVER_LINES * as_lines && only_lines <= as_lines
+        {
             return 0;
         }
     }

@@ -200,6 +200,25 @@ fn turned_png(name: &str, quarter: u8) -> Vec<u8> {
 }
 
 #[test]
+fn a_turned_table_is_read_turned_back_not_as_vertical_columns() {
+    // Its CJK cells read as well as columns as as turned lines; its dates and codes read only
+    // as turned lines, which settles it: a turned table, read row by row.
+    let want = ground_truth("table_016.png");
+    for quarter in [1u8, 3] {
+        let page = engine()
+            .recognize(&turned_png("table_016.png", quarter))
+            .unwrap();
+        assert_eq!(page.rotation, u16::from(quarter) * 90);
+        let got = page.texts();
+        assert_eq!(got.len(), want.len(), "{quarter}: {got:?}");
+        for (g, w) in got.iter().zip(&want) {
+            let d = edit_distance(&squash(g), &squash(w));
+            assert!(d <= 2, "{quarter} quarter turns: got {g:?}, want {w:?}");
+        }
+    }
+}
+
+#[test]
 fn turned_pages_read_as_if_upright() {
     let want = ground_truth("page_008.png");
     let upright = engine().recognize(&fixture("page_008.png")).unwrap();
