@@ -744,7 +744,7 @@ const COLUMNS_OVER_LINES: f32 = 0.94;
 /// line turned 90° can both read well (the recognizer also reads sideways CJK characters), so
 /// a 90° vote is then checked against reading the same tall boxes as columns: if the columns
 /// read nearly as well overall ([`COLUMNS_OVER_LINES`]), the page is upright with vertical
-/// text.
+/// text — unless the boxes that read only as turned lines (Latin, numbers) outweigh them.
 fn page_turns(readings: &[Readings]) -> QuarterTurns {
     let mut votes = [0f32; 4];
     for r in readings {
