@@ -421,7 +421,7 @@ impl Engine {
                 }]
                 .into()
             }
-            (_, Some(det)) => self.detect_db(det, image, &self.det_policy)?,
+            (_, Some(det)) => self.detect_db(det, image)?,
         };
         Ok(found)
     }
@@ -482,13 +482,8 @@ impl Engine {
         })
     }
 
-    fn detect_db(
-        &self,
-        det: &Model,
-        image: &RgbImage,
-        policy: &wenzi_detect::db::DetResizePolicy,
-    ) -> Result<Detection, Error> {
-        let (input, scale_x, scale_y) = wenzi_detect::db::prepare_input(image, policy);
+    fn detect_db(&self, det: &Model, image: &RgbImage) -> Result<Detection, Error> {
+        let (input, scale_x, scale_y) = wenzi_detect::db::prepare_input(image, &self.det_policy);
         let size = (input.shape()[3] as u32, input.shape()[2] as u32);
         let prob = run_det(det, &input)?;
         let boxes = wenzi_detect::db::postprocess(
@@ -537,6 +532,7 @@ impl From<Vec<TextBox>> for Detection {
         Self { boxes, input: None }
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

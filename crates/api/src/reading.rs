@@ -201,17 +201,27 @@ impl Candidate {
         }
     }
 
+    /// Longest vote window of this reading, in pixels.
+    fn window_width(&self) -> u32 {
+        let heights = match self.cells.is_empty() {
+            true => VOTE_WINDOW,
+            false => COLUMN_VOTE_WINDOW,
+        };
+        heights * self.image.height().max(1)
+    }
+
+    /// True when this reading is no longer than its vote window (it is read whole).
+    fn window_fits(&self) -> bool {
+        self.image.width() <= self.window_width()
+    }
+
     /// The middle of this reading, at most [`VOTE_WINDOW`] heights long (a column:
     /// [`COLUMN_VOTE_WINDOW`]), when the whole is
     /// longer: enough text for a confidence, at a fraction of a long line's cost. A column's
     /// window keeps whole character cells.
     fn window(&self) -> Option<Candidate> {
         let (w, h) = self.image.dimensions();
-        let heights = match self.cells.is_empty() {
-            true => VOTE_WINDOW,
-            false => COLUMN_VOTE_WINDOW,
-        };
-        let max_w = heights * h.max(1);
+        let max_w = self.window_width();
         if w <= max_w {
             return None;
         }
@@ -263,8 +273,8 @@ impl Candidate {
 }
 
 /// Longest window of a box, in heights of its reading, that the page vote reads when a box
-/// has several candidate readings (see [`Candidate::window`]): about a dozen CJK characters
-/// or two dozen Latin ones.
+/// has several candidate readings (see [`Candidate::window`]): about six CJK characters or a
+/// dozen Latin ones.
 const VOTE_WINDOW: u32 = 6;
 
 /// Longest window of a column's reading, in cells of about one height. Longer than a line's:
@@ -382,36 +392,35 @@ fn recognize_or_vote(
     vote: bool,
     readings: &mut [Readings],
 ) -> Result<(), Error> {
+    // Per box: how many candidates it has, and whether the classifier flagged it (it then
+    // has a 270° candidate; a flagged tall box is voted on as a 270° line only, not also 90°).
     let mut count = vec![0usize; readings.len()];
+    let mut flagged = vec![false; readings.len()];
     for c in candidates {
         count[c.line] += 1;
+        flagged[c.line] |= c.orientation == LineOrientation::Rotated270;
     }
-    let windows: Vec<Option<Candidate>> = candidates
-        .iter()
-        .map(|c| match vote && count[c.line] > 1 {
-            true => c.window(),
-            false => None,
-        })
-        .collect();
-    // A tall box the classifier flags is voted on as a line turned 270° only, not also 90°.
-    let flagged = |line: usize| {
-        candidates
-            .iter()
-            .any(|c| c.line == line && c.orientation == LineOrientation::Rotated270)
-    };
-    let read: Vec<&Candidate> = candidates
-        .iter()
-        .zip(&windows)
-        .filter(|(c, w)| {
-            !(vote && w.is_some() && c.orientation == LineOrientation::Rotated90 && flagged(c.line))
-        })
-        .map(|(c, w)| w.as_ref().unwrap_or(c))
-        .collect();
-    let (windows, whole): (Vec<&Candidate>, Vec<&Candidate>) =
-        read.into_iter().partition(|c| c.seen < 1.0);
+    let mut whole: Vec<&Candidate> = Vec::new();
+    let mut windows: Vec<Candidate> = Vec::new();
+    for c in candidates {
+        if !(vote && count[c.line] > 1) {
+            whole.push(c);
+        } else if c.orientation == LineOrientation::Rotated90 && flagged[c.line] {
+            // (read whole when it is short: it has no window to leave out)
+            if c.window_fits() {
+                whole.push(c);
+            }
+        } else {
+            match c.window() {
+                Some(w) => windows.push(w),
+                None => whole.push(c),
+            }
+        }
+    }
     recognize_into(rec, &whole, MIN_LINE_WIDTH, readings)?;
     // (a window is read at its own width, not padded to a whole line's)
     let window_width = VOTE_WINDOW * wenzi_recognize::LINE_HEIGHT;
+    let windows: Vec<&Candidate> = windows.iter().collect();
     recognize_into(rec, &windows, window_width, readings)
 }
 
@@ -502,9 +511,6 @@ pub(crate) fn read_boxes(
     let mut readings: Vec<Readings> = vec![Readings::default(); boxes.len()];
     let mut candidates = self::candidates(image, boxes, sample, Plan::Explore, cls, timings)?;
     let t = crate::engine::Instant::now();
-    // While the page may still turn out turned, a box with several candidate readings is
-    // voted on from windows of them: on a turned page every box has several, and all of
-    // those readings are thrown away when the page is read again upright.
     recognize_or_vote(rec, &candidates, may_turn, &mut readings)?;
     timings.recognize += t.elapsed();
     let sampled = page_turns(&readings);
