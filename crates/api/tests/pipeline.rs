@@ -111,11 +111,15 @@ fn rotated_degraded_page_reads_every_line_in_order() {
 /// Each line must be found, in reading order, with at most `max_edits` wrong characters.
 fn assert_lines_close(name: &str, max_edits: usize) {
     let got = wenzi::recognize(&fixture(name)).unwrap();
-    let want = ground_truth(name);
-    assert_eq!(got.len(), want.len(), "{name}: {got:?}");
-    for (g, w) in got.iter().zip(&want) {
+    assert_texts_close(name, &got, &ground_truth(name), max_edits);
+}
+
+/// As many lines as `want`, each within `max_edits` of its own (whitespace ignored).
+fn assert_texts_close(what: &str, got: &[String], want: &[String], max_edits: usize) {
+    assert_eq!(got.len(), want.len(), "{what}: {got:?}");
+    for (g, w) in got.iter().zip(want) {
         let d = edit_distance(&squash(g), &squash(w));
-        assert!(d <= max_edits, "{name}: got {g:?}, want {w:?} ({d} edits)");
+        assert!(d <= max_edits, "{what}: got {g:?}, want {w:?} ({d} edits)");
     }
 }
 
@@ -209,12 +213,8 @@ fn a_turned_table_is_read_turned_back_not_as_vertical_columns() {
             .recognize(&turned_png("table_016.png", quarter))
             .unwrap();
         assert_eq!(page.rotation, u16::from(quarter) * 90);
-        let got = page.texts();
-        assert_eq!(got.len(), want.len(), "{quarter}: {got:?}");
-        for (g, w) in got.iter().zip(&want) {
-            let d = edit_distance(&squash(g), &squash(w));
-            assert!(d <= 2, "{quarter} quarter turns: got {g:?}, want {w:?}");
-        }
+        let what = format!("table_016 turned {quarter} quarters");
+        assert_texts_close(&what, &page.texts(), &want, 2);
     }
 }
 
@@ -226,12 +226,8 @@ fn turned_pages_read_as_if_upright() {
         let png = turned_png("page_008.png", quarter);
         let page = engine().recognize(&png).unwrap();
         assert_eq!(page.rotation, u16::from(quarter) * 90);
-        let got = page.texts();
-        assert_eq!(got.len(), want.len(), "{quarter}: {got:?}");
-        for (g, w) in got.iter().zip(&want) {
-            let d = edit_distance(&squash(g), &squash(w));
-            assert!(d <= 1, "{quarter} quarter turns: got {g:?}, want {w:?}");
-        }
+        let what = format!("page_008 turned {quarter} quarters");
+        assert_texts_close(&what, &page.texts(), &want, 1);
         // Boxes stay in the coordinates of the image as given, starting at the text's start.
         let (w, h) = (page.width as f32, page.height as f32);
         for line in &page.lines {
@@ -279,14 +275,7 @@ fn classic_detector_reads_a_clean_page() {
         .unwrap();
     let got = engine.recognize(&fixture("page_008.png")).unwrap();
     let want = ground_truth("page_008.png");
-    assert_eq!(got.lines.len(), want.len(), "{:?}", got.texts());
-    for (g, w) in got.lines.iter().zip(&want) {
-        assert!(
-            edit_distance(&squash(&g.text), &squash(w)) <= 2,
-            "{} vs {w}",
-            g.text
-        );
-    }
+    assert_texts_close("page_008, classic", &got.texts(), &want, 2);
 }
 
 #[test]
