@@ -442,11 +442,7 @@ fn read_windowed_whole(
         if !r.windowed() {
             continue;
         }
-        let preferred = match r.get(LineOrientation::Vertical) {
-            Some(_) => LineOrientation::Vertical,
-            None => LineOrientation::Upright,
-        };
-        let Some((o, _)) = r.clone().choose(preferred) else {
+        let Some((o, _)) = r.clone().choose(r.preferred(0)) else {
             continue;
         };
         // (a whole column can still fail the CJK test: then its turned line is read)
@@ -570,12 +566,7 @@ pub(crate) fn read_boxes(
     let mut chosen: Vec<Option<(LineOrientation, Decoded)>> = readings
         .into_iter()
         .map(|r| {
-            // The page's reading of the line (on an upright page: a tall box is a vertical
-            // column) wins unless another reading is clearly more confident.
-            let preferred = match turns {
-                0 if r.get(LineOrientation::Vertical).is_some() => LineOrientation::Vertical,
-                _ => page_orientation,
-            };
+            let preferred = r.preferred(turns);
             r.choose(preferred)
         })
         .collect();
@@ -722,6 +713,16 @@ impl Readings {
             .iter()
             .filter_map(|&o| Some((o, self.get(o)?)))
             .max_by(|a, b| a.1.confidence.total_cmp(&b.1.confidence))
+    }
+
+    /// The reading preferred on a page turned `turns` quarter turns: the page's own (on an
+    /// upright page, a tall box read as a vertical column is a column). [`Readings::choose`]
+    /// keeps it unless another is clearly more confident.
+    fn preferred(&self, turns: QuarterTurns) -> LineOrientation {
+        match turns {
+            0 if self.get(LineOrientation::Vertical).is_some() => LineOrientation::Vertical,
+            _ => LineOrientation::from_turns(turns),
+        }
     }
 
     /// The preferred reading unless another is clearly more confident.
