@@ -1,9 +1,10 @@
 //! Runtime CPU-feature dispatch for auto-vectorized kernels.
 //!
 //! The crate is compiled for the baseline target (SSE2 on x86-64). Hot loops are
-//! written as plain, branch-free Rust and instantiated twice by [`multiversion!`]: once
-//! with `avx2,fma` enabled (LLVM then emits 8-wide code) and once for the baseline. The
-//! only `unsafe` is the call into the AVX2 copy, guarded by runtime detection.
+//! written as plain, branch-free Rust and instantiated three times by [`multiversion!`]:
+//! with `avx512f` enabled (LLVM emits 16-wide code), with `avx2,fma` (8-wide) and for the
+//! baseline. The only `unsafe` is the call into the wider copies, guarded by runtime
+//! detection. CI runs `wenzi-nn`'s tests once per path (`WENZI_NN_MAX_ISA`).
 
 /// Widest instruction set the kernels may use: the CPU's, capped by the
 /// `WENZI_NN_MAX_ISA` environment variable (`avx512`, `avx2` or `baseline`; read once),
@@ -46,14 +47,23 @@ pub(crate) fn has_avx512() -> bool {
     isa_level() >= 2
 }
 
-/// Defines `fn $name(args) -> ret` whose body is compiled for AVX2+FMA and for the
-/// baseline target, picking one at run time.
+/// Defines `fn $name(args) -> ret` whose body is compiled for AVX-512F, for AVX2+FMA and
+/// for the baseline target, picking one at run time. The body is plain Rust without
+/// fast-math, so every copy performs the same IEEE operations in the same order (wider
+/// vectors, same bits).
 macro_rules! multiversion {
     ($(#[$m:meta])* $vis:vis fn $name:ident $(<$(const $g:ident : $gt:ty),+>)? ($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$m])*
         $vis fn $name $(<$(const $g: $gt),+>)? ($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn avx512 $(<$(const $g: $gt),+>)? ($($arg: $ty),*) $(-> $ret)? $body
+                if $crate::simd::has_avx512() {
+                    // SAFETY: AVX-512F (with AVX2 and FMA) availability was checked at run
+                    // time just above; the body itself is safe Rust.
+                    return unsafe { avx512 $(::<$($g),+>)? ($($arg),*) };
+                }
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn avx2 $(<$(const $g: $gt),+>)? ($($arg: $ty),*) $(-> $ret)? $body
                 if $crate::simd::has_avx2_fma() {
