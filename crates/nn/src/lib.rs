@@ -42,6 +42,7 @@
 
 #![warn(missing_docs)]
 
+mod awake;
 mod error;
 mod exec;
 #[cfg(test)]
@@ -200,9 +201,11 @@ impl Model {
             .unwrap_or(None)
             .unwrap_or_default();
         pool.set_limit(POOL_RUN_BYTES.load(Ordering::Relaxed));
+        let awake = awake::KeepAwake::start();
         let result = self
             .validate(inputs, &mut pool)
             .and_then(|feeds| exec::execute(&self.graph, &self.plan, feeds, &mut pool, prof));
+        drop(awake);
         pool.trim(POOL_KEEP_BYTES.load(Ordering::Relaxed));
         if pool.bytes() > 0 {
             if let Ok(mut p) = self.pools.lock() {
