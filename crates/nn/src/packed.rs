@@ -194,6 +194,7 @@ pub(crate) unsafe fn gemm_tile(
             c,
             ldc,
             first,
+            prefetch: matches!(b, BSrc::Pre(_)),
         };
         #[cfg(target_arch = "x86_64")]
         if avx512 {
@@ -234,6 +235,9 @@ struct KBlock<'a> {
     ldc: usize,
     /// Start from the bias (first k block) instead of the values in `C`.
     first: bool,
+    /// `tile` runs on past this tile's columns (a B packed at load): prefetch the next
+    /// B pair while multiplying this one.
+    prefetch: bool,
 }
 
 impl KBlock<'_> {
@@ -335,8 +339,13 @@ unsafe fn tile_avx512(blk: &KBlock<'_>) {
         } else {
             b0
         };
+        // The next B pair, fetched during the first kernel call on this one.
+        let next = (q + 2) * blk.kc * NR;
+        let pf = (blk.prefetch && next + 2 * blk.kc * NR <= blk.tile.len())
+            .then(|| &blk.tile[next..next + 2 * blk.kc * NR]);
         let mut p = blk.panels.start;
         while p < blk.panels.end {
+            let pf = if p == blk.panels.start { pf } else { None };
             let two = p + 1 < blk.panels.end;
             let rows = blk.rows_from(p, if two { 2 * MR } else { MR });
             let bias_r = blk.bias_rows::<{ 2 * MR }>(p, rows);
@@ -353,9 +362,9 @@ unsafe fn tile_avx512(blk: &KBlock<'_>) {
             // the caller's region.
             unsafe {
                 if two {
-                    kernel_512([ap(p), ap(p + 1)], kc, b0, b1, tile_c, &bias_r);
+                    kernel_512([ap(p), ap(p + 1)], kc, b0, b1, pf, tile_c, &bias_r);
                 } else {
-                    kernel_512([ap(p)], kc, b0, b1, tile_c, &bias_r);
+                    kernel_512([ap(p)], kc, b0, b1, pf, tile_c, &bias_r);
                 }
             }
             p += if two { 2 } else { 1 };
@@ -390,10 +399,12 @@ unsafe fn kernel_512<const P: usize>(
     kc: usize,
     b0: &[f32],
     b1: &[f32],
+    prefetch: Option<&[f32]>,
     t: Tile,
     bias: &[f32; 2 * MR],
 ) {
     assert!(a.iter().all(|p| p.len() >= kc * MR) && b0.len() >= kc * NR && b1.len() >= kc * NR);
+    assert!(prefetch.is_none_or(|p| p.len() >= kc * 2 * NR));
     assert!(P <= 2 && t.rows >= 1 && t.rows <= P * MR && t.cols >= 1 && t.cols <= 2 * NR);
     let mask = |w: usize| -> u16 {
         if w >= NR {
@@ -405,7 +416,30 @@ unsafe fn kernel_512<const P: usize>(
     let masks = [mask(t.cols.min(NR)), mask(t.cols.saturating_sub(NR))];
     let ap = a.map(|p| p.as_ptr());
     // SAFETY: operand sizes asserted above; the C region is the caller's contract.
-    unsafe { kernel_avx512::<P>(kc, ap, b0.as_ptr(), b1.as_ptr(), t, masks, bias) }
+    unsafe {
+        match prefetch {
+            Some(pf) => kernel_avx512::<P, true>(
+                kc,
+                ap,
+                b0.as_ptr(),
+                b1.as_ptr(),
+                pf.as_ptr(),
+                t,
+                masks,
+                bias,
+            ),
+            None => kernel_avx512::<P, false>(
+                kc,
+                ap,
+                b0.as_ptr(),
+                b1.as_ptr(),
+                std::ptr::null(),
+                t,
+                masks,
+                bias,
+            ),
+        }
+    }
 }
 
 /// The AVX-512 body of [`kernel_512`]: a `6·P × 32` register tile.
@@ -416,11 +450,13 @@ unsafe fn kernel_512<const P: usize>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::needless_range_loop)] // fixed-size register tile, indexed on purpose
-unsafe fn kernel_avx512<const P: usize>(
+#[allow(clippy::too_many_arguments)]
+unsafe fn kernel_avx512<const P: usize, const PF: bool>(
     kc: usize,
     a: [*const f32; P],
     b0: *const f32,
     b1: *const f32,
+    pf: *const f32,
     t: Tile,
     masks: [u16; 2],
     bias: &[f32; 2 * MR],
@@ -442,8 +478,14 @@ unsafe fn kernel_avx512<const P: usize>(
                 ];
             }
         }
-        let (mut ap, mut p0, mut p1) = (a, b0, b1);
+        let (mut ap, mut p0, mut p1, mut pf) = (a, b0, b1, pf);
         for _ in 0..kc {
+            if PF {
+                // Two cache lines of the next B pair per k step: all of it by the end.
+                _mm_prefetch::<_MM_HINT_T0>(pf.cast());
+                _mm_prefetch::<_MM_HINT_T0>(pf.add(NR).cast());
+                pf = pf.add(2 * NR);
+            }
             let v0 = _mm512_loadu_ps(p0);
             let v1 = _mm512_loadu_ps(p1);
             for i in 0..P {
@@ -724,9 +766,9 @@ mod tests {
                     // SAFETY: AVX-512F checked above; `got` holds 12 rows of `ld` floats.
                     unsafe {
                         if rows > MR {
-                            kernel_512([a0, a1], kc, b0, b1, t, &bias);
+                            kernel_512([a0, a1], kc, b0, b1, Some(&b), t, &bias);
                         } else {
-                            kernel_512([a0], kc, b0, b1, t, &bias);
+                            kernel_512([a0], kc, b0, b1, None, t, &bias);
                         }
                     }
                     // The portable kernel on each full 6×16 sub-tile of a copy…
