@@ -461,6 +461,20 @@ fn read_windowed_whole(
 /// ones, which carry most of the vote's weight.
 const SAMPLE_LINES: usize = 8;
 
+/// Of the sample, the boxes that vote first while the page may still turn: when every one
+/// of them reads best turned the same way (and that carries the vote), the page is turned
+/// without reading the rest of the sample — on a turned page those windows are the most
+/// expensive part of the vote, and they are all read again once the page is turned.
+const EARLY_LINES: usize = 4;
+
+/// True when every box read so far reads best as a line of a page turned `turns`.
+fn unanimous(readings: &[Readings], turns: QuarterTurns) -> bool {
+    readings
+        .iter()
+        .filter_map(Readings::best)
+        .all(|(o, _)| o.page_turns() == turns)
+}
+
 /// What [`read_boxes`] found.
 pub(crate) enum Reading {
     /// Every box read; the page's quarter turns.
@@ -474,7 +488,8 @@ pub(crate) enum Reading {
 /// cannot be cropped is left out) and the page's quarter turns.
 ///
 /// The [`SAMPLE_LINES`] longest boxes are read in every plausible orientation first and vote
-/// on the page's turn. On an upright page the other boxes are explored the same way (columns
+/// on the page's turn (while the page may turn, the [`EARLY_LINES`] longest of them first: a
+/// turn they all agree on is taken without the rest). On an upright page the other boxes are explored the same way (columns
 /// and lines alike need it). A turned page is handed back ([`Reading::Turned`]) when
 /// `may_turn`: the detector finds a turned page's lines less well than an upright page's
 /// (it splits turned lines at commas, boxes sideways characters one by one), so the caller
@@ -505,10 +520,24 @@ pub(crate) fn read_boxes(
     let (sample, rest) = order.split_at(order.len().min(SAMPLE_LINES));
 
     let mut readings: Vec<Readings> = vec![Readings::default(); boxes.len()];
-    let mut candidates = self::candidates(image, boxes, sample, Plan::Explore, cls, timings)?;
+    // While the page may turn, the longest few vote first; a unanimous turn settles it.
+    let early = if may_turn { EARLY_LINES } else { SAMPLE_LINES };
+    let (first, second) = sample.split_at(sample.len().min(early));
+    let mut candidates = self::candidates(image, boxes, first, Plan::Explore, cls, timings)?;
     let t = crate::engine::Instant::now();
     recognize_or_vote(rec, &candidates, may_turn, &mut readings)?;
     timings.recognize += t.elapsed();
+    if !second.is_empty() {
+        let turns = page_turns(&readings);
+        if may_turn && turns != 0 && unanimous(&readings, turns) {
+            return Ok(Reading::Turned(turns));
+        }
+        let more = self::candidates(image, boxes, second, Plan::Explore, cls, timings)?;
+        let t = crate::engine::Instant::now();
+        recognize_or_vote(rec, &more, may_turn, &mut readings)?;
+        timings.recognize += t.elapsed();
+        candidates.extend(more);
+    }
     let sampled = page_turns(&readings);
     if may_turn && sampled != 0 {
         return Ok(Reading::Turned(sampled));
@@ -955,6 +984,26 @@ mod tests {
         ];
         assert_eq!(page_turns(&split), 0);
         assert_eq!(page_turns(&[Readings::default()]), 0);
+    }
+
+    #[test]
+    fn an_early_turn_needs_every_box_read_so_far() {
+        use LineOrientation::*;
+        let all = vec![
+            reading(&[("一二三四五六", 0.9, Rotated90), ("乱码", 0.3, Vertical)]),
+            reading(&[("七八九十", 0.9, Rotated90)]),
+            Readings::default(),
+        ];
+        assert!(unanimous(&all, 1));
+        assert!(!unanimous(&all, 3));
+        // A page the majority turns, but one box reads best upright: not settled early.
+        let one_short = vec![
+            reading(&[("一二三四五六", 0.9, Rotated90)]),
+            reading(&[("七八九十", 0.9, Rotated90)]),
+            reading(&[("A", 0.9, Upright), ("A", 0.5, Rotated90)]),
+        ];
+        assert_eq!(page_turns(&one_short), 1);
+        assert!(!unanimous(&one_short, 1));
     }
 
     #[test]
