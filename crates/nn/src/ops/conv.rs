@@ -7,7 +7,10 @@
 //!   over output pixels. 1×1/stride-1/no-pad convs read the input directly as the GEMM
 //!   `B` matrix; others build the `col` tile (im2col) in a per-task scratch buffer that
 //!   stays in cache. Each tile gets its bias and fused activation chain applied while it
-//!   is still hot. Tiles run in parallel on the current rayon pool.
+//!   is still hot. Tiles run in parallel on the current rayon pool;
+//! * stride-1 convs with a kernel larger than 1×1 (one group), where the CPU has AVX-512:
+//!   direct convolution ([`direct_conv`]), which reads the taps from the input itself
+//!   instead of building im2col tiles, with the same bits.
 
 use super::elementwise::{apply_chain, Chain};
 use super::Input;
@@ -245,6 +248,16 @@ impl Conv {
                 return Err("internal: conv weights are not packed".into());
             }
             let geo = &self.geo;
+            #[cfg(target_arch = "x86_64")]
+            if g == 1
+                && geo.strides == [1, 1]
+                && kh * kw > 1
+                && wts.packed.len() == 1
+                && crate::simd::has_avx512()
+            {
+                direct_conv(xd, &mut out, wts, geo, r, [n, c, h, w], &self.post);
+                return Ok(Tensor::F32(f32_array(&out_shape, out)));
+            }
             let npix = oh * ow;
             let direct = kh == 1
                 && kw == 1
@@ -372,6 +385,126 @@ fn with_scratch<R>(f: impl FnOnce(&mut (Vec<f32>, Vec<f32>)) -> R) -> R {
         // Re-entered on this thread (rayon work stealing inside a task): use a fresh one.
         Err(_) => f(&mut (Vec::new(), Vec::new())),
     })
+}
+
+/// A stride-1 convolution (any kernel size and dilation, one group) without an im2col
+/// matrix: the AVX-512 kernel ([`crate::packed::direct_rows_avx512`]) reads each tap's
+/// pixels straight from the input, 32 output pixels of one output row per call, rows in
+/// parallel. Blocks whose taps reach past the input's edge (the zero padding) read from a
+/// small zero-padded copy of just the rows and columns they need. Same bits as the im2col +
+/// GEMM path.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+fn direct_conv(
+    x: &[f32],
+    out: &mut [f32],
+    wts: &ConvWeights,
+    geo: &Geometry,
+    r: Resolved,
+    [n, c, h, w]: [usize; 4],
+    post: &Chain,
+) {
+    let ([kh, kw], [dh, dw]) = (geo.kernel, geo.dilations);
+    let (oh, ow, cout) = (r.oh, r.ow, wts.cout);
+    let (pt, pl) = (r.pt as isize, r.pl as isize);
+    let npix = oh * ow;
+    let block = 2 * NR;
+    // Width of one padded row of a border block: its 32 pixels plus the kernel's reach.
+    let tw = block + (kw - 1) * dw;
+    // Offset of tap k = (ci, ky, kx) for a layout of `plane` floats per channel and
+    // `row_step` floats from one kernel row to the next.
+    let taps = |row_step: usize, plane: usize| -> Vec<usize> {
+        (0..c * kh * kw)
+            .map(|k| {
+                let (ci, ky, kx) = (k / (kh * kw), (k / kw) % kh, k % kw);
+                ci * plane + ky * row_step + kx * dw
+            })
+            .collect()
+    };
+    // Tap offsets into the input itself, and into a border block's padded copy
+    // (`[ci][ky][tw]`: the kh input rows one channel's taps reach, one after the other).
+    let (koff_in, koff_pad) = (taps(dh * w, h * w), taps(tw, kh * tw));
+    for b in 0..n {
+        let xb = &x[b * c * h * w..(b + 1) * c * h * w];
+        let out_ptr = SyncPtr(out[b * cout * npix..].as_mut_ptr());
+        let row = |oy: usize| {
+            let iy0 = oy as isize - pt;
+            let rows_inside = iy0 >= 0 && (iy0 + ((kh - 1) * dh) as isize) < h as isize;
+            let mut ox = 0;
+            while ox < ow {
+                let cols = block.min(ow - ox);
+                let ix0 = ox as isize - pl;
+                // SAFETY (both calls): this call owns output row oy of every channel, columns
+                // ox..ox+cols (rows are disjoint across parallel calls), inside this image's
+                // part of `out`.
+                let dst = unsafe { out_ptr.get().add(oy * ow + ox) };
+                if rows_inside && ix0 >= 0 && ix0 as usize + (kw - 1) * dw + block <= w {
+                    let src = &xb[iy0 as usize * w + ix0 as usize..];
+                    unsafe {
+                        crate::packed::direct_rows_avx512(
+                            &wts.packed[0],
+                            &koff_in,
+                            src,
+                            &wts.bias,
+                            cols,
+                            dst,
+                            npix,
+                        )
+                    };
+                } else {
+                    with_scratch(|s| {
+                        let pad = &mut s.0;
+                        pad.clear();
+                        pad.resize(c * kh * tw + block, 0.0);
+                        for ci in 0..c {
+                            for ky in 0..kh {
+                                let iy = iy0 + (ky * dh) as isize;
+                                if iy < 0 || iy >= h as isize {
+                                    continue;
+                                }
+                                let srow = &xb[(ci * h + iy as usize) * w..][..w];
+                                let drow = &mut pad[(ci * kh + ky) * tw..][..tw];
+                                // Padded column t holds input column ix0 + t.
+                                let lo = (-ix0).clamp(0, tw as isize) as usize;
+                                let hi =
+                                    (w as isize - ix0).clamp(lo as isize, tw as isize) as usize;
+                                if hi > lo {
+                                    let s0 = (ix0 + lo as isize) as usize;
+                                    drow[lo..hi].copy_from_slice(&srow[s0..s0 + hi - lo]);
+                                }
+                            }
+                        }
+                        unsafe {
+                            crate::packed::direct_rows_avx512(
+                                &wts.packed[0],
+                                &koff_pad,
+                                pad,
+                                &wts.bias,
+                                cols,
+                                dst,
+                                npix,
+                            )
+                        };
+                    });
+                }
+                ox += cols;
+            }
+            if !post.is_empty() {
+                for co in 0..cout {
+                    // SAFETY: the same row of channel co, written just above by this call.
+                    let seg = unsafe {
+                        std::slice::from_raw_parts_mut(out_ptr.get().add(co * npix + oy * ow), ow)
+                    };
+                    apply_chain(post, seg);
+                }
+            }
+        };
+        if rayon::current_num_threads() > 1 {
+            (0..oh).into_par_iter().for_each(row);
+        } else {
+            (0..oh).for_each(row);
+        }
+    }
 }
 
 /// A raw pointer that may cross threads; used only for disjoint tile writes.
@@ -1158,5 +1291,107 @@ impl ConvTranspose {
             }
         }
         Ok(Tensor::F32(f32_array(&out_shape, out)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The GEMM path's arithmetic per output element: the bias, then one fused multiply-add
+    /// per (input channel, ky, kx) tap in that order, zero outside the input.
+    fn reference(
+        x: &[f32],
+        wts: &ConvWeights,
+        geo: &Geometry,
+        r: Resolved,
+        [c, h, w]: [usize; 3],
+    ) -> Vec<f32> {
+        let ([kh, kw], [dh, dw]) = (geo.kernel, geo.dilations);
+        let mut out = vec![0f32; wts.cout * r.oh * r.ow];
+        for co in 0..wts.cout {
+            for oy in 0..r.oh {
+                for ox in 0..r.ow {
+                    let mut acc = wts.bias[co];
+                    for ci in 0..c {
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                let iy = (oy + ky * dh) as isize - r.pt as isize;
+                                let ix = (ox + kx * dw) as isize - r.pl as isize;
+                                let v =
+                                    if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w
+                                    {
+                                        x[(ci * h + iy as usize) * w + ix as usize]
+                                    } else {
+                                        0.0
+                                    };
+                                let wv = wts.w[((co * c + ci) * kh + ky) * kw + kx];
+                                acc = wv.mul_add(v, acc);
+                            }
+                        }
+                    }
+                    out[(co * r.oh + oy) * r.ow + ox] = acc;
+                }
+            }
+        }
+        out
+    }
+
+    /// cin, cout, h, w, kernel, pads (top, left, bottom, right), dilations.
+    type Case = (
+        usize,
+        usize,
+        usize,
+        usize,
+        [usize; 2],
+        [usize; 4],
+        [usize; 2],
+    );
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn direct_conv_has_the_bits_of_the_gemm_path() {
+        if !crate::simd::has_avx512() {
+            eprintln!("no AVX-512 here: the direct path is not used");
+            return;
+        }
+        // (cin, cout, h, w, kernel, pads t/l/b/r, dilations): edges, tails shorter than a
+        // 32-pixel block, more than one k block (cin·kh·kw > 256), odd channel counts.
+        let cases: &[Case] = &[
+            (3, 5, 9, 7, [3, 3], [1, 1, 1, 1], [1, 1]),
+            (32, 24, 6, 70, [3, 3], [1, 1, 1, 1], [1, 1]),
+            (8, 13, 11, 33, [5, 5], [2, 1, 0, 3], [1, 1]),
+            (4, 7, 12, 40, [3, 3], [2, 2, 2, 2], [2, 2]),
+            (6, 12, 5, 45, [1, 7], [0, 3, 0, 3], [1, 1]),
+            (2, 1, 3, 3, [3, 3], [0, 0, 0, 0], [1, 1]),
+        ];
+        for &(c, cout, h, w, kernel, pads, dilations) in cases {
+            let k = c * kernel[0] * kernel[1];
+            let val = |i: usize, a: usize, b: usize| ((i * a) % b) as f32 / b as f32 - 0.5;
+            let mut wts = ConvWeights {
+                w: (0..cout * k).map(|i| val(i, 7, 31)).collect(),
+                bias: (0..cout).map(|i| val(i, 3, 11)).collect(),
+                cout,
+                cin_g: c,
+                packed: vec![],
+            };
+            wts.pack(1).unwrap();
+            let geo = Geometry {
+                kernel,
+                strides: [1, 1],
+                pads,
+                dilations,
+                auto_pad: AutoPad::NotSet,
+            };
+            let r = geo.resolve(h, w, false).unwrap();
+            let x: Vec<f32> = (0..c * h * w).map(|i| val(i, 13, 97)).collect();
+            let want = reference(&x, &wts, &geo, r, [c, h, w]);
+            let mut got = vec![f32::NAN; cout * r.oh * r.ow];
+            direct_conv(&x, &mut got, &wts, &geo, r, [1, c, h, w], &Vec::new());
+            let case = (c, cout, h, w, kernel);
+            for (i, (g, e)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(g.to_bits(), e.to_bits(), "{case:?} element {i}: {g} vs {e}");
+            }
+        }
     }
 }
