@@ -540,20 +540,36 @@ fn deint_index(ix: usize, half: usize) -> usize {
 
 /// De-interleaves every row of `x` (row length `w`) into `out`.
 fn deinterleave_rows(x: &[f32], w: usize, out: &mut [f32]) {
-    let half = w.div_ceil(2);
-    let f = |(src, dst): (&[f32], &mut [f32])| {
-        let (ev, od) = dst.split_at_mut(half);
-        for (i, pair) in src.chunks(2).enumerate() {
-            ev[i] = pair[0];
-            if let Some(&v) = pair.get(1) {
-                od[i] = v;
+    // 64 KiB of rows per task: enough to amortize a task, small enough to spread.
+    let rows = (16384 / w.max(1)).max(1) * w;
+    if rayon::current_num_threads() > 1 && x.len() > 1 << 16 {
+        x.par_chunks(rows)
+            .zip(out.par_chunks_mut(rows))
+            .for_each(|(s, d)| deinterleave_block(s, w, d));
+    } else {
+        deinterleave_block(x, w, out);
+    }
+}
+
+multiversion! {
+    /// [`deinterleave_rows`] on one block of whole rows, written as plain pair copies so that
+    /// it vectorizes (even/odd shuffles).
+    fn deinterleave_block(x: &[f32], w: usize, out: &mut [f32]) {
+        let (half, pairs) = (w.div_ceil(2), w / 2);
+        for (src, dst) in x.chunks_exact(w).zip(out.chunks_exact_mut(w)) {
+            let (ev, od) = dst.split_at_mut(half);
+            for ((e, o), p) in ev[..pairs]
+                .iter_mut()
+                .zip(&mut od[..pairs])
+                .zip(src.chunks_exact(2))
+            {
+                *e = p[0];
+                *o = p[1];
+            }
+            if w % 2 == 1 {
+                ev[pairs] = src[w - 1];
             }
         }
-    };
-    if rayon::current_num_threads() > 1 && x.len() > 1 << 16 {
-        x.par_chunks(w).zip(out.par_chunks_mut(w)).for_each(f);
-    } else {
-        x.chunks(w).zip(out.chunks_mut(w)).for_each(f);
     }
 }
 
