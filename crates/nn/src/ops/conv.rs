@@ -538,6 +538,29 @@ fn deint_index(ix: usize, half: usize) -> usize {
     (ix & 1) * half + (ix >> 1)
 }
 
+multiversion! {
+    /// `dst[t·k + j] = rows[j·stride + at + t]` for the `k = dst.len() / len` rows of
+    /// `rows` (row stride `stride`): a transposed conv's taps kx = 0..k of `len` input
+    /// pixels, interleaved into their output span (k = 2 is a pair-store loop that
+    /// vectorizes).
+    fn interleave_taps(rows: &[f32], stride: usize, at: usize, len: usize, dst: &mut [f32]) {
+        let k = dst.len() / len.max(1);
+        if k == 2 {
+            let (a, b) = (&rows[at..at + len], &rows[stride + at..stride + at + len]);
+            for ((d, &x), &y) in dst.chunks_exact_mut(2).zip(a).zip(b) {
+                d[0] = x;
+                d[1] = y;
+            }
+        } else {
+            for (t, d) in dst.chunks_exact_mut(k).enumerate() {
+                for (j, v) in d.iter_mut().enumerate() {
+                    *v = rows[j * stride + at + t];
+                }
+            }
+        }
+    }
+}
+
 /// De-interleaves every row of `x` (row length `w`) into `out`.
 fn deinterleave_rows(x: &[f32], w: usize, out: &mut [f32]) {
     // 64 KiB of rows per task: enough to amortize a task, small enough to spread.
@@ -1214,26 +1237,33 @@ impl ConvTranspose {
                 };
                 for cl in 0..cout_g {
                     let co = gi * cout_g + cl;
+                    let plane = (b * cout + co) * oh;
                     for ky in 0..kh {
-                        for kx in 0..kw {
-                            let row = &mut col[((cl * kh + ky) * kw + kx) * pn..][..pn];
-                            let bv = wts.bias[co];
+                        // This kernel row's kw column rows, biased and activated.
+                        let rows = &mut col[(cl * kh + ky) * kw * pn..][..kw * pn];
+                        let bv = wts.bias[co];
+                        for row in rows.chunks_exact_mut(pn) {
                             row.iter_mut().for_each(|v| *v += bv);
                             apply_chain(&self.post, row);
-                            let (mut iy, mut ix) = (p0 / w, p0 % w);
-                            let plane = (b * cout + co) * oh;
-                            for &v in row.iter() {
-                                let o = (plane + iy * sh + ky) * ow + ix * sw + kx;
-                                // SAFETY: with kernel == stride and no padding, (co, iy, ix,
-                                // ky, kx) maps to a unique in-bounds output element, and
-                                // pixel ranges of tasks are disjoint.
-                                unsafe { *out_ptr.get().add(o) = v };
-                                ix += 1;
-                                if ix == w {
-                                    ix = 0;
-                                    iy += 1;
-                                }
-                            }
+                        }
+                        let rows = &rows[..];
+                        // Input pixels p0..p0+pn, one input row's run at a time: their
+                        // outputs fill one output row's span, taps kx interleaved.
+                        let mut p = p0;
+                        while p < p0 + pn {
+                            let (iy, ix) = (p / w, p % w);
+                            let len = (w - ix).min(p0 + pn - p);
+                            let o = (plane + iy * sh + ky) * ow + ix * sw;
+                            // SAFETY: with kernel == stride and no padding, the outputs of
+                            // input pixels ix..ix+len of row iy for this (co, ky) are the
+                            // contiguous span o..o+len·sw of one output row, and pixel
+                            // ranges of tasks are disjoint.
+                            let dst = unsafe {
+                                std::slice::from_raw_parts_mut(out_ptr.get().add(o), len * sw)
+                            };
+                            let at = p - p0;
+                            interleave_taps(rows, pn, at, len, dst);
+                            p += len;
                         }
                     }
                 }

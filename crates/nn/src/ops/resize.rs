@@ -145,6 +145,11 @@ impl Resize {
                     .collect();
                 // Integer upscales repeat each source column: write runs, and copy whole
                 // output rows when consecutive rows read the same source row.
+                // An integer upscale that repeats every source column `rep` times (the
+                // detectors' ×2/×4/×8 FPN upsampling) is a run fill, not a gather.
+                let rep = ow / w;
+                let repeats =
+                    rep >= 1 && ow == w * rep && xs.iter().enumerate().all(|(o, &i)| i == o / rep);
                 let f = |p: usize, dst: &mut [f32]| {
                     let src = &xd[p * h * w..(p + 1) * h * w];
                     for (oy, &iy) in ys.iter().enumerate() {
@@ -155,8 +160,12 @@ impl Resize {
                         }
                         let srow = &src[iy * w..(iy + 1) * w];
                         let drow = &mut dst[oy * ow..(oy + 1) * ow];
-                        for (d, &ix) in drow.iter_mut().zip(&xs) {
-                            *d = srow[ix];
+                        if repeats {
+                            repeat_columns(srow, rep, drow);
+                        } else {
+                            for (d, &ix) in drow.iter_mut().zip(&xs) {
+                                *d = srow[ix];
+                            }
                         }
                     }
                 };
@@ -190,6 +199,30 @@ impl Resize {
         }
         let _ = planes;
         Ok(Tensor::F32(f32_array(&out_shape, out)))
+    }
+}
+
+crate::simd::multiversion! {
+    /// `dst[i·rep + j] = src[i]` for `j < rep`.
+    fn repeat_columns(src: &[f32], rep: usize, dst: &mut [f32]) {
+        match rep {
+            2 => {
+                for (d, &v) in dst.chunks_exact_mut(2).zip(src) {
+                    d[0] = v;
+                    d[1] = v;
+                }
+            }
+            4 => {
+                for (d, &v) in dst.chunks_exact_mut(4).zip(src) {
+                    d.copy_from_slice(&[v; 4]);
+                }
+            }
+            _ => {
+                for (d, &v) in dst.chunks_exact_mut(rep).zip(src) {
+                    d.fill(v);
+                }
+            }
+        }
     }
 }
 
