@@ -620,6 +620,43 @@ impl PackB for Im2col<'_> {
                 sw == 1 && wid == NR && ox0 + NR <= ow && ox0 >= pl && ox0 + NR + reach <= w + pl
             })
             .collect();
+        // Panels with every tap of every pixel inside the input (no padding at all) read
+        // tap (ci, ky, kx) at `ci·h·w + base[q] + tap[ky·kw + kx]`: one 16-float copy,
+        // with stride 2 from the de-interleaved rows.
+        let pt = self.r.pt;
+        let fully = |&(oy0, ox0, wid): &(usize, usize, usize)| -> Option<isize> {
+            let iy0 = (oy0 * sh).checked_sub(pt)?;
+            let rows_in = iy0 + (kh - 1) * dh < h;
+            let cols_in = match (sw, self.deint) {
+                (1, _) => ox0 >= pl && ox0 + NR + reach <= w + pl,
+                (2, true) => 2 * ox0 >= pl && 2 * (ox0 + NR - 1) + reach < w + pl,
+                _ => false,
+            };
+            (rows_in && cols_in && wid == NR && ox0 + NR <= ow)
+                .then(|| (iy0 * w + if sw == 1 { ox0 - pl } else { ox0 }) as isize)
+        };
+        let base: Vec<Option<isize>> = starts.iter().map(fully).collect();
+        let half = w.div_ceil(2);
+        let tap: Vec<isize> = (0..kh * kw)
+            .map(|t| {
+                let (ky, kx) = (t / kw, t % kw);
+                let col = if sw == 1 {
+                    (kx * dw) as isize
+                } else {
+                    // Column 2·ox + e, e = kx - pl, of a de-interleaved row: even e in the
+                    // even half at ox + e/2, odd e in the odd half at ox + (e-1)/2 (the
+                    // panel's condition keeps ox + e/2 ≥ 0).
+                    let e = (kx * dw) as isize - pl as isize;
+                    let hoff = if e.rem_euclid(2) == 0 {
+                        0
+                    } else {
+                        half as isize
+                    };
+                    hoff + e.div_euclid(2)
+                };
+                (ky * dh * w) as isize + col
+            })
+            .collect();
         for kk in 0..kc {
             let kidx = k0 + kk;
             let ci = kidx / (kh * kw);
@@ -628,10 +665,17 @@ impl PackB for Im2col<'_> {
             let plane = &self.x[ci * h * w..(ci + 1) * h * w];
             let yoff = (ky * dh) as isize - self.r.pt as isize;
             let xoff = (kx * dw) as isize - self.r.pl as isize;
+            let toff = tap[ky * kw + kx];
             for (q, &(oy0, ox0, wid)) in starts.iter().enumerate() {
                 let dst: &mut [f32; NR] = (&mut out[q * kc * NR + kk * NR..][..NR])
                     .try_into()
                     .expect("NR-sized");
+                if let Some(b) = base[q] {
+                    // (non-negative: the panel's condition keeps every tap inside its row)
+                    let s0 = (b + toff) as usize;
+                    *dst = plane[s0..s0 + NR].try_into().expect("NR-sized");
+                    continue;
+                }
                 if interior[q] {
                     let iy = (oy0 * sh) as isize + yoff;
                     if iy < 0 || iy >= h as isize {
@@ -1400,8 +1444,8 @@ mod tests {
                     for ci in 0..c {
                         for ky in 0..kh {
                             for kx in 0..kw {
-                                let iy = (oy + ky * dh) as isize - r.pt as isize;
-                                let ix = (ox + kx * dw) as isize - r.pl as isize;
+                                let iy = (oy * geo.strides[0] + ky * dh) as isize - r.pt as isize;
+                                let ix = (ox * geo.strides[1] + kx * dw) as isize - r.pl as isize;
                                 let v =
                                     if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w
                                     {
@@ -1461,6 +1505,73 @@ mod tests {
                         assert_eq!(got, want, "len {len} pl {pl} buf {buf_len} sw {sw}");
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn conv_has_the_bits_of_the_reference_on_every_path() {
+        // Whatever path the CPU and `WENZI_NN_MAX_ISA` pick (direct, or im2col + GEMM with
+        // its interior fast copies, stride 2 from de-interleaved rows), every element is
+        // the bias plus the same fused multiply-adds in the same order.
+        // (cin, cout, h, w, kernel, pads t/l/b/r, dilations, strides)
+        type Strided = (
+            usize,
+            usize,
+            usize,
+            usize,
+            [usize; 2],
+            [usize; 4],
+            [usize; 2],
+            [usize; 2],
+        );
+        let cases: &[Strided] = &[
+            (3, 5, 9, 40, [3, 3], [1, 1, 1, 1], [1, 1], [1, 1]),
+            (8, 13, 11, 53, [5, 5], [2, 1, 0, 3], [1, 1], [1, 1]),
+            (4, 7, 12, 40, [3, 3], [2, 2, 2, 2], [2, 2], [1, 1]),
+            (48, 24, 20, 150, [3, 3], [1, 1, 1, 1], [1, 1], [2, 2]),
+            (3, 16, 9, 97, [3, 3], [1, 1, 1, 1], [1, 1], [2, 2]),
+            (5, 6, 8, 80, [5, 5], [2, 2, 1, 1], [1, 1], [2, 2]),
+            (4, 9, 7, 71, [2, 4], [0, 0, 0, 1], [2, 1], [1, 2]),
+            (7, 12, 9, 66, [3, 3], [1, 1, 1, 1], [1, 1], [2, 1]),
+            (6, 8, 6, 64, [3, 3], [0, 0, 0, 0], [1, 1], [2, 2]),
+        ];
+        let val = |i: usize, a: usize, b: usize| ((i * a) % b) as f32 / b as f32 - 0.5;
+        for case in cases {
+            let &(c, cout, h, w, kernel, pads, dilations, strides) = case;
+            let k = c * kernel[0] * kernel[1];
+            let mut wts = ConvWeights {
+                w: (0..cout * k).map(|i| val(i, 7, 31)).collect(),
+                bias: (0..cout).map(|i| val(i, 3, 11)).collect(),
+                cout,
+                cin_g: c,
+                packed: vec![],
+            };
+            wts.pack(1).unwrap();
+            let x: Vec<f32> = (0..c * h * w).map(|i| val(i, 13, 97)).collect();
+            let geo = Geometry {
+                kernel,
+                strides,
+                pads,
+                dilations,
+                auto_pad: AutoPad::NotSet,
+            };
+            let r = geo.resolve(h, w, false).unwrap();
+            let want = reference(&x, &wts, &geo, r, [c, h, w]);
+            let conv = Conv {
+                geo: geo.clone(),
+                group: 1,
+                weights: Some(wts),
+                post: Vec::new(),
+            };
+            let xt = Tensor::F32(f32_array(&[1, c, h, w], x));
+            let got = conv
+                .run(&[Input::Ref(&xt)], &mut BufPool::default())
+                .unwrap();
+            let got = got.as_f32().unwrap();
+            assert_eq!(got.shape(), [1, cout, r.oh, r.ow]);
+            for (i, (g, e)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(g.to_bits(), e.to_bits(), "{case:?} element {i}: {g} vs {e}");
             }
         }
     }
