@@ -356,6 +356,9 @@ impl Engine {
                 !r.decoded.text.trim().is_empty() && r.decoded.confidence >= self.min_confidence
             })
             .collect();
+        // A line the detector cut in two (a CJK line before its last character, a price
+        // and its smaller unit) is one line again.
+        let read = crate::join::join_split_lines(read);
         let (order, blocks) = arrange::arrange(&read, turns, image.width(), image.height());
         let mut slots: Vec<Option<reading::ReadLine>> = read.into_iter().map(Some).collect();
         let lines = order

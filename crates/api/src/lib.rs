@@ -49,6 +49,7 @@
 mod arrange;
 mod engine;
 mod error;
+mod join;
 mod models;
 mod page;
 mod reading;

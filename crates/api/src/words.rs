@@ -119,7 +119,7 @@ pub(crate) fn sub_quad(quad: &Quad, a: f32, b: f32) -> Quad {
 }
 
 /// CJK ideographs, kana, hangul, CJK and full-width punctuation and forms: each is a word.
-fn is_cjk(c: char) -> bool {
+pub(crate) fn is_cjk(c: char) -> bool {
     matches!(u32::from(c),
         0x2E80..=0x2FDF       // radicals
         | 0x3000..=0x30FF     // CJK punctuation, hiragana, katakana

@@ -186,6 +186,26 @@ fn table_reads_row_by_row_and_is_a_table_block() {
     assert_eq!(page.lines[table.rows[1].start].text, "G05T-9374-W");
 }
 
+#[test]
+fn a_line_the_detector_cuts_before_its_last_character_is_one_line() {
+    // The detector boxes `…不挽` and `留` apart; the joined line is the poster's second line,
+    // with its characters placed along the whole line (the last word ends near its end).
+    let page = engine()
+        .recognize(&fixture("poster_split_line.jpg"))
+        .unwrap();
+    let texts: Vec<String> = page.lines.iter().map(|l| squash(&l.text)).collect();
+    let want = ground_truth("poster_split_line.jpg");
+    assert_eq!(texts.len(), want.len(), "{texts:?}");
+    for (got, want) in texts.iter().zip(&want) {
+        assert_eq!(got, &squash(want), "{texts:?}");
+    }
+    let line = &page.lines[1];
+    let last = line.words.last().expect("words");
+    assert!(last.text.ends_with('留'), "{:?}", line.words);
+    let right = |q: &[[f32; 2]; 4]| q[1][0].max(q[2][0]);
+    assert!(right(&last.quad) > right(&line.quad) - 0.1 * (right(&line.quad) - line.quad[0][0]));
+}
+
 /// Encodes `img` turned by `quarter` quarter turns clockwise.
 fn turned_png(name: &str, quarter: u8) -> Vec<u8> {
     let img = wenzi::image::load_from_memory(&fixture(name))
