@@ -461,11 +461,15 @@ fn read_windowed_whole(
 /// ones, which carry most of the vote's weight.
 const SAMPLE_LINES: usize = 8;
 
-/// Of the sample, the boxes that vote first while the page may still turn: when every one
-/// of them reads best turned the same way (and that carries the vote), the page is turned
-/// without reading the rest of the sample — on a turned page those windows are the most
-/// expensive part of the vote, and they are all read again once the page is turned.
-const EARLY_LINES: usize = 4;
+/// The stages of the page vote while the page may still turn: after the first `n` longest
+/// boxes are read, a turn that every one of them reads best in (and that carries the vote)
+/// is taken without reading the rest of the sample — on a turned page the vote's windows
+/// are the most expensive part of it, and every box is read again once the page is turned.
+/// A stage marked `true` settles only when none of its boxes reads as an upright vertical
+/// column at all (Latin, figures, a page turned 180°): two columns of upright CJK can read
+/// about as well as turned lines, and two boxes are too few for that comparison. A vote
+/// that leans upright after a stage reads the rest of the sample at once.
+const EARLY_VOTES: [(usize, bool); 2] = [(2, true), (4, false)];
 
 /// True when every box read so far reads best as a line of a page turned `turns`.
 fn unanimous(readings: &[Readings], turns: QuarterTurns) -> bool {
@@ -488,8 +492,8 @@ pub(crate) enum Reading {
 /// cannot be cropped is left out) and the page's quarter turns.
 ///
 /// The [`SAMPLE_LINES`] longest boxes are read in every plausible orientation first and vote
-/// on the page's turn (while the page may turn, the [`EARLY_LINES`] longest of them first: a
-/// turn they all agree on is taken without the rest). On an upright page the other boxes are explored the same way (columns
+/// on the page's turn (while the page may turn, in the stages of [`EARLY_VOTES`]: a turn
+/// the longest few all agree on is taken without the rest). On an upright page the other boxes are explored the same way (columns
 /// and lines alike need it). A turned page is handed back ([`Reading::Turned`]) when
 /// `may_turn`: the detector finds a turned page's lines less well than an upright page's
 /// (it splits turned lines at commas, boxes sideways characters one by one), so the caller
@@ -520,24 +524,49 @@ pub(crate) fn read_boxes(
     let (sample, rest) = order.split_at(order.len().min(SAMPLE_LINES));
 
     let mut readings: Vec<Readings> = vec![Readings::default(); boxes.len()];
-    // While the page may turn, the longest few vote first; a unanimous turn settles it.
-    let early = if may_turn { EARLY_LINES } else { SAMPLE_LINES };
-    let (first, second) = sample.split_at(sample.len().min(early));
-    let mut candidates = self::candidates(image, boxes, first, Plan::Explore, cls, timings)?;
-    let t = crate::engine::Instant::now();
-    recognize_or_vote(rec, &candidates, may_turn, &mut readings)?;
-    timings.recognize += t.elapsed();
-    if !second.is_empty() {
-        let turns = page_turns(&readings);
-        if may_turn && turns != 0 && unanimous(&readings, turns) {
-            return Ok(Reading::Turned(turns));
-        }
-        let more = self::candidates(image, boxes, second, Plan::Explore, cls, timings)?;
+    // While the page may turn, the longest few vote first, in stages; a unanimous turn
+    // settles it (see `EARLY_VOTES`).
+    let mut candidates: Vec<Candidate> = Vec::new();
+    let mut done = 0;
+    let mut read = |upto: usize, readings: &mut [Readings], timings: &mut Timings| {
+        let more = self::candidates(
+            image,
+            boxes,
+            &sample[done..upto],
+            Plan::Explore,
+            cls,
+            timings,
+        )?;
         let t = crate::engine::Instant::now();
-        recognize_or_vote(rec, &more, may_turn, &mut readings)?;
+        recognize_or_vote(rec, &more, may_turn, readings)?;
         timings.recognize += t.elapsed();
         candidates.extend(more);
+        done = upto;
+        Ok::<(), Error>(())
+    };
+    let stages: &[(usize, bool)] = if may_turn { &EARLY_VOTES } else { &[] };
+    for &(upto, needs_no_columns) in stages {
+        // (a stage that would read the whole sample is the full vote below)
+        if upto >= sample.len() {
+            break;
+        }
+        read(upto, &mut readings, timings)?;
+        let turns = page_turns(&readings);
+        let no_columns = || {
+            readings
+                .iter()
+                .all(|r| r.get(LineOrientation::Vertical).is_none())
+        };
+        if turns != 0 && unanimous(&readings, turns) && (!needs_no_columns || no_columns()) {
+            return Ok(Reading::Turned(turns));
+        }
+        if turns == 0 {
+            // Leaning upright: the rest of the sample in one batch (small batches leave a
+            // thread idle behind the longest line).
+            break;
+        }
     }
+    read(sample.len(), &mut readings, timings)?;
     let sampled = page_turns(&readings);
     if may_turn && sampled != 0 {
         return Ok(Reading::Turned(sampled));
