@@ -406,6 +406,34 @@ unsafe fn kernel_512<const P: usize>(
     assert!(a.iter().all(|p| p.len() >= kc * MR) && b0.len() >= kc * NR && b1.len() >= kc * NR);
     assert!(prefetch.is_none_or(|p| p.len() >= kc * 2 * NR));
     assert!(P <= 2 && t.rows >= 1 && t.rows <= P * MR && t.cols >= 1 && t.cols <= 2 * NR);
+    let ap = a.map(|p| p.as_ptr());
+    let (b0, b1) = (b0.as_ptr(), b1.as_ptr());
+    // SAFETY: operand sizes asserted above; the C region is the caller's contract.
+    unsafe {
+        match prefetch {
+            Some(pf) => {
+                let b = PackedPair::<true> {
+                    b0,
+                    b1,
+                    pf: pf.as_ptr(),
+                };
+                kernel_avx512::<P, _>(kc, ap, b, t, col_masks(t.cols), bias)
+            }
+            None => {
+                let b = PackedPair::<false> {
+                    b0,
+                    b1,
+                    pf: std::ptr::null(),
+                };
+                kernel_avx512::<P, _>(kc, ap, b, t, col_masks(t.cols), bias)
+            }
+        }
+    }
+}
+
+/// Store masks of the two 16-column halves of a tile `cols` wide.
+#[cfg(target_arch = "x86_64")]
+fn col_masks(cols: usize) -> [u16; 2] {
     let mask = |w: usize| -> u16 {
         if w >= NR {
             u16::MAX
@@ -413,50 +441,80 @@ unsafe fn kernel_512<const P: usize>(
             ((1u32 << w) - 1) as u16
         }
     };
-    let masks = [mask(t.cols.min(NR)), mask(t.cols.saturating_sub(NR))];
-    let ap = a.map(|p| p.as_ptr());
-    // SAFETY: operand sizes asserted above; the C region is the caller's contract.
-    unsafe {
-        match prefetch {
-            Some(pf) => kernel_avx512::<P, true>(
-                kc,
-                ap,
-                b0.as_ptr(),
-                b1.as_ptr(),
-                pf.as_ptr(),
-                t,
-                masks,
-                bias,
-            ),
-            None => kernel_avx512::<P, false>(
-                kc,
-                ap,
-                b0.as_ptr(),
-                b1.as_ptr(),
-                std::ptr::null(),
-                t,
-                masks,
-                bias,
-            ),
+    [mask(cols.min(NR)), mask(cols.saturating_sub(NR))]
+}
+
+/// Where an AVX-512 kernel call reads row `k` of its 32-column `B`: the two 16-float halves.
+#[cfg(target_arch = "x86_64")]
+trait BRows: Copy {
+    /// The halves of row `k` (and any prefetch for a later call).
+    ///
+    /// # Safety
+    /// `k` is below the call's `kc`; the reads are covered by the kernel's contract.
+    unsafe fn row(self, k: usize) -> (*const f32, *const f32);
+}
+
+/// Two packed B panels (`NR` floats per k each); with `PF`, the next pair (`2·NR` floats
+/// per k at `pf`) is prefetched two cache lines per k step, all of it by the call's end.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct PackedPair<const PF: bool> {
+    b0: *const f32,
+    b1: *const f32,
+    pf: *const f32,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<const PF: bool> BRows for PackedPair<PF> {
+    #[inline(always)]
+    unsafe fn row(self, k: usize) -> (*const f32, *const f32) {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: within the panels (and the next pair) by the caller's contract.
+        unsafe {
+            if PF {
+                let pf = self.pf.add(k * 2 * NR);
+                _mm_prefetch::<_MM_HINT_T0>(pf.cast());
+                _mm_prefetch::<_MM_HINT_T0>(pf.add(NR).cast());
+            }
+            (self.b0.add(k * NR), self.b1.add(k * NR))
         }
     }
 }
 
-/// The AVX-512 body of [`kernel_512`]: a `6·P × 32` register tile.
+/// The taps of a direct convolution: row `k` is the 32 floats at `b + koff[k]`.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Taps<'a> {
+    koff: &'a [usize],
+    b: *const f32,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl BRows for Taps<'_> {
+    #[inline(always)]
+    unsafe fn row(self, k: usize) -> (*const f32, *const f32) {
+        // SAFETY: k < koff.len() and the 32 floats are readable, by the caller's contract.
+        unsafe {
+            let src = self.b.add(*self.koff.get_unchecked(k));
+            (src, src.add(NR))
+        }
+    }
+}
+
+/// The AVX-512 micro-kernel: a `6·P × 32` register tile over `kc` k steps, starting from
+/// the bias (`t.first`) or from `C` and stored back to `C`. Used by the GEMM (packed `B`)
+/// and by the direct convolution (`B` read from the input's taps).
 ///
 /// # Safety
-/// AVX-512F; `a[i]` points at `kc*MR` floats, `b0`/`b1` at `kc*NR`; `t` as in
-/// [`kernel_512`]; `masks` select the valid columns of each 16-column half.
+/// AVX-512F; `a[i]` points at `kc*MR` floats; `b.row(k)` readable for `k < kc` (32 floats);
+/// `t` as in [`kernel_512`]; `masks` select the valid columns of each 16-column half.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::needless_range_loop)] // fixed-size register tile, indexed on purpose
-#[allow(clippy::too_many_arguments)]
-unsafe fn kernel_avx512<const P: usize, const PF: bool>(
+unsafe fn kernel_avx512<const P: usize, B: BRows>(
     kc: usize,
     a: [*const f32; P],
-    b0: *const f32,
-    b1: *const f32,
-    pf: *const f32,
+    b: B,
     t: Tile,
     masks: [u16; 2],
     bias: &[f32; 2 * MR],
@@ -478,14 +536,9 @@ unsafe fn kernel_avx512<const P: usize, const PF: bool>(
                 ];
             }
         }
-        let (mut ap, mut p0, mut p1, mut pf) = (a, b0, b1, pf);
-        for _ in 0..kc {
-            if PF {
-                // Two cache lines of the next B pair per k step: all of it by the end.
-                _mm_prefetch::<_MM_HINT_T0>(pf.cast());
-                _mm_prefetch::<_MM_HINT_T0>(pf.add(NR).cast());
-                pf = pf.add(2 * NR);
-            }
+        let mut ap = a;
+        for k in 0..kc {
+            let (p0, p1) = b.row(k);
             let v0 = _mm512_loadu_ps(p0);
             let v1 = _mm512_loadu_ps(p1);
             for i in 0..P {
@@ -497,8 +550,6 @@ unsafe fn kernel_avx512<const P: usize, const PF: bool>(
                 }
                 ap[i] = ap[i].add(MR);
             }
-            p0 = p0.add(NR);
-            p1 = p1.add(NR);
         }
         for r in 0..t.rows {
             let row = t.c.add(r * t.ldc);
@@ -569,20 +620,22 @@ pub(crate) unsafe fn direct_rows_avx512(
                     cols,
                     first: k0 == 0,
                 };
-                let blk = DirectBlock {
+                let taps = Taps {
                     koff: &koff[k0..k0 + kc],
                     // SAFETY: offset q of `src`; loads bounded by the `reach` assert.
                     b: unsafe { src.as_ptr().add(q) },
                 };
+                let masks = col_masks(cols);
                 // SAFETY: AVX-512F asserted; B loads bounded by the `reach` assert; the
                 // tile's rows × cols lie inside the caller's region (rows 0..m, columns
                 // 0..nc).
                 unsafe {
                     if two {
                         let ap = [a.panel(k0, kc, p), a.panel(k0, kc, p + 1)];
-                        direct_avx512::<2>(ap.map(<[f32]>::as_ptr), blk, t, &bias_r)
+                        kernel_avx512::<2, _>(kc, ap.map(<[f32]>::as_ptr), taps, t, masks, &bias_r)
                     } else {
-                        direct_avx512::<1>([a.panel(k0, kc, p).as_ptr()], blk, t, &bias_r)
+                        let ap = [a.panel(k0, kc, p).as_ptr()];
+                        kernel_avx512::<1, _>(kc, ap, taps, t, masks, &bias_r)
                     }
                 }
                 p += if two { 2 } else { 1 };
@@ -590,77 +643,6 @@ pub(crate) unsafe fn direct_rows_avx512(
             q += 2 * NR;
         }
         k0 += kc;
-    }
-}
-
-/// The `B` side of one [`direct_avx512`] call: tap `k` of the block reads `b + koff[k]`.
-#[cfg(target_arch = "x86_64")]
-#[derive(Clone, Copy)]
-struct DirectBlock<'a> {
-    koff: &'a [usize],
-    b: *const f32,
-}
-
-/// One `6·P × 32` tile of one k block of [`direct_rows_avx512`]: starts from the bias (the
-/// first block) or from `C`, and stores back to `C`, like [`kernel_avx512`].
-///
-/// # Safety
-/// AVX-512F; `a[i]` points at `koff.len() * MR` floats; `b.b.add(koff[k] + j)` readable for
-/// every k and `j < 32`; `t` as in [`kernel_512`].
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[allow(clippy::needless_range_loop)] // fixed-size register tile, indexed on purpose
-unsafe fn direct_avx512<const P: usize>(
-    a: [*const f32; P],
-    b: DirectBlock<'_>,
-    t: Tile,
-    bias: &[f32; 2 * MR],
-) {
-    use std::arch::x86_64::*;
-    let mask = |w: usize| -> u16 {
-        if w >= NR {
-            u16::MAX
-        } else {
-            ((1u32 << w) - 1) as u16
-        }
-    };
-    let masks = [mask(t.cols.min(NR)), mask(t.cols.saturating_sub(NR))];
-    // SAFETY (whole body): B offsets, A panels and the C tile are the caller's contract;
-    // masked-off lanes of C are neither read nor written.
-    unsafe {
-        let mut acc = [[_mm512_setzero_ps(); 2]; 2 * MR];
-        for r in 0..P * MR {
-            if t.first {
-                let v = _mm512_set1_ps(bias[r]);
-                acc[r] = [v, v];
-            } else if r < t.rows {
-                let row = t.c.add(r * t.ldc);
-                acc[r] = [
-                    _mm512_maskz_loadu_ps(masks[0], row),
-                    _mm512_maskz_loadu_ps(masks[1], row.add(NR)),
-                ];
-            }
-        }
-        let mut ap = a;
-        for &off in b.koff {
-            let src = b.b.add(off);
-            let v0 = _mm512_loadu_ps(src);
-            let v1 = _mm512_loadu_ps(src.add(NR));
-            for i in 0..P {
-                for r in 0..MR {
-                    let av = _mm512_set1_ps(*ap[i].add(r));
-                    let x = &mut acc[i * MR + r];
-                    x[0] = _mm512_fmadd_ps(av, v0, x[0]);
-                    x[1] = _mm512_fmadd_ps(av, v1, x[1]);
-                }
-                ap[i] = ap[i].add(MR);
-            }
-        }
-        for r in 0..t.rows {
-            let row = t.c.add(r * t.ldc);
-            _mm512_mask_storeu_ps(row, masks[0], acc[r][0]);
-            _mm512_mask_storeu_ps(row.add(NR), masks[1], acc[r][1]);
-        }
     }
 }
 
