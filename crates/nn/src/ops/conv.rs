@@ -1465,7 +1465,7 @@ mod tests {
         out
     }
 
-    /// cin, cout, h, w, kernel, pads (top, left, bottom, right), dilations.
+    /// cin, cout, h, w, kernel, pads (top, left, bottom, right), dilations, strides.
     type Case = (
         usize,
         usize,
@@ -1474,7 +1474,41 @@ mod tests {
         [usize; 2],
         [usize; 4],
         [usize; 2],
+        [usize; 2],
     );
+
+    /// One case's weights (packed), geometry, input and the reference output.
+    fn case_data(case: &Case) -> (ConvWeights, Geometry, Resolved, Vec<f32>, Vec<f32>) {
+        let &(c, cout, h, w, kernel, pads, dilations, strides) = case;
+        let k = c * kernel[0] * kernel[1];
+        let val = |i: usize, a: usize, b: usize| ((i * a) % b) as f32 / b as f32 - 0.5;
+        let mut wts = ConvWeights {
+            w: (0..cout * k).map(|i| val(i, 7, 31)).collect(),
+            bias: (0..cout).map(|i| val(i, 3, 11)).collect(),
+            cout,
+            cin_g: c,
+            packed: vec![],
+        };
+        wts.pack(1).unwrap();
+        let geo = Geometry {
+            kernel,
+            strides,
+            pads,
+            dilations,
+            auto_pad: AutoPad::NotSet,
+        };
+        let r = geo.resolve(h, w, false).unwrap();
+        let x: Vec<f32> = (0..c * h * w).map(|i| val(i, 13, 97)).collect();
+        let want = reference(&x, &wts, &geo, r, [c, h, w]);
+        (wts, geo, r, x, want)
+    }
+
+    fn assert_same_bits(case: &Case, got: &[f32], want: &[f32]) {
+        assert_eq!(got.len(), want.len(), "{case:?}");
+        for (i, (g, e)) in got.iter().zip(want).enumerate() {
+            assert_eq!(g.to_bits(), e.to_bits(), "{case:?} element {i}: {g} vs {e}");
+        }
+    }
 
     #[test]
     fn padded_rows_match_a_plain_shift_and_split() {
@@ -1514,18 +1548,7 @@ mod tests {
         // Whatever path the CPU and `WENZI_NN_MAX_ISA` pick (direct, or im2col + GEMM with
         // its interior fast copies, stride 2 from de-interleaved rows), every element is
         // the bias plus the same fused multiply-adds in the same order.
-        // (cin, cout, h, w, kernel, pads t/l/b/r, dilations, strides)
-        type Strided = (
-            usize,
-            usize,
-            usize,
-            usize,
-            [usize; 2],
-            [usize; 4],
-            [usize; 2],
-            [usize; 2],
-        );
-        let cases: &[Strided] = &[
+        let cases: &[Case] = &[
             (3, 5, 9, 40, [3, 3], [1, 1, 1, 1], [1, 1], [1, 1]),
             (8, 13, 11, 53, [5, 5], [2, 1, 0, 3], [1, 1], [1, 1]),
             (4, 7, 12, 40, [3, 3], [2, 2, 2, 2], [2, 2], [1, 1]),
@@ -1536,30 +1559,11 @@ mod tests {
             (7, 12, 9, 66, [3, 3], [1, 1, 1, 1], [1, 1], [2, 1]),
             (6, 8, 6, 64, [3, 3], [0, 0, 0, 0], [1, 1], [2, 2]),
         ];
-        let val = |i: usize, a: usize, b: usize| ((i * a) % b) as f32 / b as f32 - 0.5;
         for case in cases {
-            let &(c, cout, h, w, kernel, pads, dilations, strides) = case;
-            let k = c * kernel[0] * kernel[1];
-            let mut wts = ConvWeights {
-                w: (0..cout * k).map(|i| val(i, 7, 31)).collect(),
-                bias: (0..cout).map(|i| val(i, 3, 11)).collect(),
-                cout,
-                cin_g: c,
-                packed: vec![],
-            };
-            wts.pack(1).unwrap();
-            let x: Vec<f32> = (0..c * h * w).map(|i| val(i, 13, 97)).collect();
-            let geo = Geometry {
-                kernel,
-                strides,
-                pads,
-                dilations,
-                auto_pad: AutoPad::NotSet,
-            };
-            let r = geo.resolve(h, w, false).unwrap();
-            let want = reference(&x, &wts, &geo, r, [c, h, w]);
+            let (wts, geo, r, x, want) = case_data(case);
+            let &(c, cout, h, w, ..) = case;
             let conv = Conv {
-                geo: geo.clone(),
+                geo,
                 group: 1,
                 weights: Some(wts),
                 post: Vec::new(),
@@ -1570,9 +1574,7 @@ mod tests {
                 .unwrap();
             let got = got.as_f32().unwrap();
             assert_eq!(got.shape(), [1, cout, r.oh, r.ow]);
-            for (i, (g, e)) in got.iter().zip(&want).enumerate() {
-                assert_eq!(g.to_bits(), e.to_bits(), "{case:?} element {i}: {g} vs {e}");
-            }
+            assert_same_bits(case, got.as_slice().unwrap(), &want);
         }
     }
 
@@ -1583,43 +1585,22 @@ mod tests {
             eprintln!("no AVX-512 here: the direct path is not used");
             return;
         }
-        // (cin, cout, h, w, kernel, pads t/l/b/r, dilations): edges, tails shorter than a
-        // 32-pixel block, more than one k block (cin·kh·kw > 256), odd channel counts.
+        // Edges, tails shorter than a 32-pixel block, more than one k block
+        // (cin·kh·kw > 256), odd channel counts.
         let cases: &[Case] = &[
-            (3, 5, 9, 7, [3, 3], [1, 1, 1, 1], [1, 1]),
-            (32, 24, 6, 70, [3, 3], [1, 1, 1, 1], [1, 1]),
-            (8, 13, 11, 33, [5, 5], [2, 1, 0, 3], [1, 1]),
-            (4, 7, 12, 40, [3, 3], [2, 2, 2, 2], [2, 2]),
-            (6, 12, 5, 45, [1, 7], [0, 3, 0, 3], [1, 1]),
-            (2, 1, 3, 3, [3, 3], [0, 0, 0, 0], [1, 1]),
+            (3, 5, 9, 7, [3, 3], [1, 1, 1, 1], [1, 1], [1, 1]),
+            (32, 24, 6, 70, [3, 3], [1, 1, 1, 1], [1, 1], [1, 1]),
+            (8, 13, 11, 33, [5, 5], [2, 1, 0, 3], [1, 1], [1, 1]),
+            (4, 7, 12, 40, [3, 3], [2, 2, 2, 2], [2, 2], [1, 1]),
+            (6, 12, 5, 45, [1, 7], [0, 3, 0, 3], [1, 1], [1, 1]),
+            (2, 1, 3, 3, [3, 3], [0, 0, 0, 0], [1, 1], [1, 1]),
         ];
-        for &(c, cout, h, w, kernel, pads, dilations) in cases {
-            let k = c * kernel[0] * kernel[1];
-            let val = |i: usize, a: usize, b: usize| ((i * a) % b) as f32 / b as f32 - 0.5;
-            let mut wts = ConvWeights {
-                w: (0..cout * k).map(|i| val(i, 7, 31)).collect(),
-                bias: (0..cout).map(|i| val(i, 3, 11)).collect(),
-                cout,
-                cin_g: c,
-                packed: vec![],
-            };
-            wts.pack(1).unwrap();
-            let geo = Geometry {
-                kernel,
-                strides: [1, 1],
-                pads,
-                dilations,
-                auto_pad: AutoPad::NotSet,
-            };
-            let r = geo.resolve(h, w, false).unwrap();
-            let x: Vec<f32> = (0..c * h * w).map(|i| val(i, 13, 97)).collect();
-            let want = reference(&x, &wts, &geo, r, [c, h, w]);
+        for case in cases {
+            let (wts, geo, r, x, want) = case_data(case);
+            let &(c, cout, h, w, ..) = case;
             let mut got = vec![f32::NAN; cout * r.oh * r.ow];
             direct_conv(&x, &mut got, &wts, &geo, r, [1, c, h, w], &Vec::new());
-            let case = (c, cout, h, w, kernel);
-            for (i, (g, e)) in got.iter().zip(&want).enumerate() {
-                assert_eq!(g.to_bits(), e.to_bits(), "{case:?} element {i}: {g} vs {e}");
-            }
+            assert_same_bits(case, &got, &want);
         }
     }
 }
