@@ -162,22 +162,8 @@ mod tests {
     use super::*;
 
     fn line(text: &str, x0: f32, x1: f32, y0: f32, y1: f32) -> ReadLine {
-        let n = text.chars().count().max(1) as f32;
         ReadLine {
-            decoded: Decoded {
-                text: text.into(),
-                confidence: 0.9,
-                chars: text
-                    .chars()
-                    .enumerate()
-                    .map(|(i, c)| CharSpan {
-                        text: c.to_string(),
-                        start: i as f32 / n,
-                        end: (i + 1) as f32 / n,
-                        confidence: 0.9,
-                    })
-                    .collect(),
-            },
+            decoded: crate::words::tests::decoded(text),
             orientation: LineOrientation::Upright,
             quad: [[x0, y0], [x1, y0], [x1, y1], [x0, y1]],
         }

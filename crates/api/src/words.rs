@@ -134,13 +134,13 @@ pub(crate) fn is_cjk(c: char) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
     use wenzi_recognize::CharSpan;
 
     /// A decoded line whose characters each take one equal slot of the line.
-    fn decoded(text: &str) -> Decoded {
+    pub(crate) fn decoded(text: &str) -> Decoded {
         let n = text.chars().count() as f32;
         Decoded {
             text: text.into(),
