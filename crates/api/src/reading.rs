@@ -527,30 +527,25 @@ pub(crate) fn read_boxes(
     // While the page may turn, the longest few vote first, in stages; a unanimous turn
     // settles it (see `EARLY_VOTES`).
     let mut candidates: Vec<Candidate> = Vec::new();
+    // Reads the boxes `which` (their candidates under `plan`) into `readings`.
+    let mut read =
+        |which: &[usize], plan: Plan, readings: &mut [Readings], timings: &mut Timings| {
+            let more = self::candidates(image, boxes, which, plan, cls, timings)?;
+            let t = crate::engine::Instant::now();
+            recognize_or_vote(rec, &more, may_turn, readings)?;
+            timings.recognize += t.elapsed();
+            candidates.extend(more);
+            Ok::<(), Error>(())
+        };
     let mut done = 0;
-    let mut read = |upto: usize, readings: &mut [Readings], timings: &mut Timings| {
-        let more = self::candidates(
-            image,
-            boxes,
-            &sample[done..upto],
-            Plan::Explore,
-            cls,
-            timings,
-        )?;
-        let t = crate::engine::Instant::now();
-        recognize_or_vote(rec, &more, may_turn, readings)?;
-        timings.recognize += t.elapsed();
-        candidates.extend(more);
-        done = upto;
-        Ok::<(), Error>(())
-    };
     let stages: &[(usize, bool)] = if may_turn { &EARLY_VOTES } else { &[] };
     for &(upto, needs_no_columns) in stages {
         // (a stage that would read the whole sample is the full vote below)
         if upto >= sample.len() {
             break;
         }
-        read(upto, &mut readings, timings)?;
+        read(&sample[done..upto], Plan::Explore, &mut readings, timings)?;
+        done = upto;
         let turns = page_turns(&readings);
         let no_columns = || {
             readings
@@ -566,7 +561,7 @@ pub(crate) fn read_boxes(
             break;
         }
     }
-    read(sample.len(), &mut readings, timings)?;
+    read(&sample[done..], Plan::Explore, &mut readings, timings)?;
     let sampled = page_turns(&readings);
     if may_turn && sampled != 0 {
         return Ok(Reading::Turned(sampled));
@@ -576,11 +571,7 @@ pub(crate) fn read_boxes(
             0 => Plan::Explore,
             turns => Plan::Page(turns),
         };
-        let more = self::candidates(image, boxes, rest, plan, cls, timings)?;
-        let t = crate::engine::Instant::now();
-        recognize_or_vote(rec, &more, may_turn, &mut readings)?;
-        timings.recognize += t.elapsed();
-        candidates.extend(more);
+        read(rest, plan, &mut readings, timings)?;
         if may_turn {
             let turns = page_turns(&readings);
             if turns != 0 {
