@@ -561,6 +561,23 @@ multiversion! {
     }
 }
 
+/// `even[j] = src[2j]`, `odd[j] = src[2j + 1]` for as many whole pairs as all three hold;
+/// returns that count. A pair-copy loop that vectorizes (even/odd shuffles) when inlined
+/// into a dispatched kernel.
+#[inline(always)]
+fn split_pairs(src: &[f32], even: &mut [f32], odd: &mut [f32]) -> usize {
+    let pairs = (src.len() / 2).min(even.len()).min(odd.len());
+    for ((e, o), p) in even[..pairs]
+        .iter_mut()
+        .zip(&mut odd[..pairs])
+        .zip(src.chunks_exact(2))
+    {
+        *e = p[0];
+        *o = p[1];
+    }
+    pairs
+}
+
 /// De-interleaves every row of `x` (row length `w`) into `out`.
 fn deinterleave_rows(x: &[f32], w: usize, out: &mut [f32]) {
     // 64 KiB of rows per task: enough to amortize a task, small enough to spread.
@@ -581,14 +598,7 @@ multiversion! {
         let (half, pairs) = (w.div_ceil(2), w / 2);
         for (src, dst) in x.chunks_exact(w).zip(out.chunks_exact_mut(w)) {
             let (ev, od) = dst.split_at_mut(half);
-            for ((e, o), p) in ev[..pairs]
-                .iter_mut()
-                .zip(&mut od[..pairs])
-                .zip(src.chunks_exact(2))
-            {
-                *e = p[0];
-                *o = p[1];
-            }
+            split_pairs(src, ev, od);
             if w % 2 == 1 {
                 ev[pairs] = src[w - 1];
             }
@@ -996,16 +1006,7 @@ fn fill_padded(buf: &mut [f32], row: &[f32], pl: usize, sw: usize, half: usize) 
         let (fl, sl) = (first.len(), second.len());
         let a = &mut first[m.min(fl)..];
         let b = &mut second[(m + next).min(sl)..];
-        let pairs = (row.len() / 2).min(a.len()).min(b.len());
-        for ((x, y), p) in a
-            .iter_mut()
-            .zip(b.iter_mut())
-            .zip(row.chunks_exact(2))
-            .take(pairs)
-        {
-            *x = p[0];
-            *y = p[1];
-        }
+        let pairs = split_pairs(row, a, b);
         // What is left (an odd last column, or columns past a shorter half): one by one.
         for (i, &v) in row.iter().enumerate().skip(2 * pairs) {
             let dst = if i % 2 == 0 { &mut *a } else { &mut *b };
