@@ -8,8 +8,8 @@
 //!   `B` matrix; others build the `col` tile (im2col) in a per-task scratch buffer that
 //!   stays in cache. Each tile gets its bias and fused activation chain applied while it
 //!   is still hot. Tiles run in parallel on the current rayon pool;
-//! * stride-1 convs with a kernel larger than 1×1 (one group), where the CPU has AVX-512:
-//!   direct convolution ([`direct_conv`]), which reads the taps from the input itself
+//! * stride-1 convs with a kernel larger than 1×1 (one group), where the CPU has AVX2+FMA
+//!   or AVX-512: direct convolution ([`direct_conv`]), which reads the taps from the input itself
 //!   instead of building im2col tiles, with the same bits.
 
 use super::elementwise::{apply_chain, Chain};
@@ -253,7 +253,7 @@ impl Conv {
                 && geo.strides == [1, 1]
                 && kh * kw > 1
                 && wts.packed.len() == 1
-                && crate::simd::has_avx512()
+                && crate::packed::direct_block().is_some()
             {
                 direct_conv(xd, &mut out, wts, geo, r, [n, c, h, w], &self.post);
                 return Ok(Tensor::F32(f32_array(&out_shape, out)));
@@ -388,8 +388,9 @@ fn with_scratch<R>(f: impl FnOnce(&mut (Vec<f32>, Vec<f32>)) -> R) -> R {
 }
 
 /// A stride-1 convolution (any kernel size and dilation, one group) without an im2col
-/// matrix: the AVX-512 kernel ([`crate::packed::direct_rows_avx512`]) reads each tap's
-/// pixels straight from the input, 32 output pixels of one output row per call, rows in
+/// matrix: the micro-kernel ([`crate::packed::direct_rows`]) reads each tap's pixels
+/// straight from the input, 32 (AVX-512) or 16 (AVX2) output pixels of one output row per
+/// call, rows in
 /// parallel. Blocks whose taps reach past the input's edge (the zero padding) read from a
 /// small zero-padded copy of just the rows and columns they need. Same bits as the im2col +
 /// GEMM path.
@@ -408,8 +409,8 @@ fn direct_conv(
     let (oh, ow, cout) = (r.oh, r.ow, wts.cout);
     let (pt, pl) = (r.pt as isize, r.pl as isize);
     let npix = oh * ow;
-    let block = 2 * NR;
-    // Width of one padded row of a border block: its 32 pixels plus the kernel's reach.
+    let block = crate::packed::direct_block().expect("a direct kernel on this CPU");
+    // Width of one padded row of a border block: its pixels plus the kernel's reach.
     let tw = block + (kw - 1) * dw;
     // Offset of tap k = (ci, ky, kx) for a layout of `plane` floats per channel and
     // `row_step` floats from one kernel row to the next.
@@ -441,7 +442,7 @@ fn direct_conv(
                 if rows_inside && ix0 >= 0 && ix0 as usize + (kw - 1) * dw + block <= w {
                     let src = &xb[iy0 as usize * w + ix0 as usize..];
                     unsafe {
-                        crate::packed::direct_rows_avx512(
+                        crate::packed::direct_rows(
                             &wts.packed[0],
                             &koff_in,
                             src,
@@ -475,7 +476,7 @@ fn direct_conv(
                             }
                         }
                         unsafe {
-                            crate::packed::direct_rows_avx512(
+                            crate::packed::direct_rows(
                                 &wts.packed[0],
                                 &koff_pad,
                                 pad,
@@ -1582,11 +1583,11 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn direct_conv_has_the_bits_of_the_gemm_path() {
-        if !crate::simd::has_avx512() {
-            eprintln!("no AVX-512 here: the direct path is not used");
+        if crate::packed::direct_block().is_none() {
+            eprintln!("no AVX2 or AVX-512 here: the direct path is not used");
             return;
         }
-        // Edges, tails shorter than a 32-pixel block, more than one k block
+        // Edges, tails shorter than a 16- or 32-pixel block, more than one k block
         // (cin·kh·kw > 256), odd channel counts.
         let cases: &[Case] = &[
             (3, 5, 9, 7, [3, 3], [1, 1, 1, 1], [1, 1], [1, 1]),
