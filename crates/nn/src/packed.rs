@@ -748,9 +748,15 @@ unsafe fn kernel_avx2_taps(kc: usize, a: *const f32, b: Taps<'_>, t: Tile, bias:
 /// Column tile width for [`matmul`].
 const MATMUL_TILE: usize = 256;
 
+/// Applied to each finished column tile of [`matmul`]'s `C`, one row segment at a time:
+/// `(first column, segment)`.
+pub(crate) type ColEpilogue<'a> = &'a (dyn Fn(usize, &mut [f32]) + Sync);
+
 /// `C[m×n] = A[m×k]·B[k×n]` for row-major A (row stride `lda`), B (`ldb`; or `pre`, B
-/// packed at load, in which case `b` is not read) and C (`ldc`), packing A on the fly; column tiles run in parallel when `parallel` is set (the
-/// arithmetic per element is the same either way).
+/// packed at load, in which case `b` is not read) and C (`ldc`), packing A on the fly;
+/// column tiles run in parallel when `parallel` is set (the arithmetic per element is the
+/// same either way). `epilogue` (a column bias, an activation) runs on each tile while it
+/// is still in cache, instead of in a second pass over `C`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn matmul(
     m: usize,
@@ -764,6 +770,7 @@ pub(crate) fn matmul(
     c: &mut [f32],
     ldc: usize,
     parallel: bool,
+    epilogue: Option<ColEpilogue<'_>>,
 ) {
     if m == 0 || n == 0 {
         return;
@@ -809,6 +816,14 @@ pub(crate) fn matmul(
                 scratch,
             )
         };
+        if let Some(f) = epilogue {
+            for r in 0..m {
+                // SAFETY: row r, columns j0..j0+nc: this tile's own region, written above.
+                let seg =
+                    unsafe { std::slice::from_raw_parts_mut(cptr.get().add(r * ldc + j0), nc) };
+                f(j0, seg);
+            }
+        }
     };
     if parallel && ntiles > 1 && rayon::current_num_threads() > 1 {
         use rayon::prelude::*;

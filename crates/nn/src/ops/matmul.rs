@@ -81,6 +81,15 @@ impl MatMul {
         }
         let (ad, bd) = (data(a), b.map(data).unwrap_or(&[]));
         let bn: usize = bbatch.iter().product();
+        let has_epilogue = self.bias.is_some() || !self.post.is_empty();
+        // Bias and activation of the columns `j0..` of one output row.
+        let epilogue = |j0: usize, seg: &mut [f32]| {
+            if let Some(bias) = &self.bias {
+                seg.iter_mut().zip(&bias[j0..]).for_each(|(v, b)| *v += b);
+            }
+            apply_chain(&self.post, seg);
+        };
+        let mut pending_epilogue = has_epilogue;
         if bn == 1 {
             // Shared right-hand side: one GEMM over all batched rows of A.
             let an: usize = abatch.iter().product();
@@ -97,7 +106,9 @@ impl MatMul {
                     &mut out,
                     n,
                     true,
+                    has_epilogue.then_some(&epilogue),
                 );
+                pending_epilogue = false;
             } else {
                 // A broadcast over batch: compute once, replicate.
                 matmul(
@@ -112,6 +123,7 @@ impl MatMul {
                     &mut out[..m * n],
                     n,
                     true,
+                    None,
                 );
                 let (first, rest) = out.split_at_mut(m * n);
                 rest.chunks_mut(m * n)
@@ -144,7 +156,20 @@ impl MatMul {
             };
             let one = |i: usize, dst: &mut [f32]| {
                 let (oa, ob) = offsets(i);
-                matmul(m, n, k, &ad[oa..], k, &bd[ob..], n, None, dst, n, false);
+                matmul(
+                    m,
+                    n,
+                    k,
+                    &ad[oa..],
+                    k,
+                    &bd[ob..],
+                    n,
+                    None,
+                    dst,
+                    n,
+                    false,
+                    None,
+                );
             };
             if rayon::current_num_threads() > 1 && nb > 1 && m * n * k * nb > 1 << 16 {
                 out.par_chunks_mut(m * n)
@@ -156,13 +181,8 @@ impl MatMul {
                     .for_each(|(i, d)| one(i, d));
             }
         }
-        if self.bias.is_some() || !self.post.is_empty() {
-            let f = |row: &mut [f32]| {
-                if let Some(bias) = &self.bias {
-                    row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
-                }
-                apply_chain(&self.post, row);
-            };
+        if pending_epilogue {
+            let f = |row: &mut [f32]| epilogue(0, row);
             if rayon::current_num_threads() > 1 && out.len() > 1 << 15 {
                 out.par_chunks_mut(n.max(1)).for_each(f);
             } else {
