@@ -505,7 +505,8 @@ impl<const PF: bool> BRows for PackedPair<PF> {
     }
 }
 
-/// The taps of a direct convolution: row `k` is the 32 floats at `b + koff[k]`.
+/// The taps of a direct convolution: row `k` is the 32 (AVX-512) or 16 (AVX2) floats at
+/// `b + koff[k]`.
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
 struct Taps<'a> {
