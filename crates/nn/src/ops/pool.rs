@@ -69,7 +69,9 @@ impl Pool2d {
             };
         let plane = |pc: usize, dst: &mut [f32]| {
             let src = &xd[pc * h * w..(pc + 1) * h * w];
-            let mut cnt_row = vec![0u32; ow];
+            // Window counts: only average pooling without padding in the count needs them.
+            let counted = kind == PoolKind::Avg(false);
+            let mut cnt_row = if counted { vec![0u32; ow] } else { Vec::new() };
             for oy in 0..oh {
                 let orow = &mut dst[oy * ow..(oy + 1) * ow];
                 orow.fill(if kind == PoolKind::Max {
@@ -77,7 +79,9 @@ impl Pool2d {
                 } else {
                     0.0
                 });
-                cnt_row.fill(0);
+                if counted {
+                    cnt_row.fill(0);
+                }
                 let mut rows_valid = 0;
                 for ky in 0..kh {
                     let iy = (oy * sh + ky * dh) as isize - pt;
@@ -96,7 +100,7 @@ impl Pool2d {
                             (lo * sw) as isize + off,
                             sw,
                         );
-                        if rows_valid == 1 {
+                        if counted && rows_valid == 1 {
                             cnt_row[lo..hi].iter_mut().for_each(|c| *c += 1);
                         }
                     }
