@@ -397,15 +397,15 @@ unsafe fn tile_avx512(blk: &KBlock<'_>) {
     }
 }
 
-/// The destination of one AVX-512 kernel call: `rows` × `cols` of `C` at `c`.
+/// The destination of one micro-kernel call: `rows` × `cols` of `C` at `c`.
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
 struct Tile {
     c: *mut f32,
     ldc: usize,
-    /// Valid rows, 1..=6·P.
+    /// Valid rows: 1..=6·P for the AVX-512 kernel (P A panels), 1..=6 for the AVX2 one.
     rows: usize,
-    /// Valid columns, 1..=2·NR.
+    /// Valid columns: 1..=2·NR for the AVX-512 kernel, 1..=NR for the AVX2 one.
     cols: usize,
     /// Start from the bias (first k block) instead of the values in `C`.
     first: bool,
@@ -468,7 +468,8 @@ fn col_masks(cols: usize) -> [u16; 2] {
     [mask(cols.min(NR)), mask(cols.saturating_sub(NR))]
 }
 
-/// Where an AVX-512 kernel call reads row `k` of its 32-column `B`: the two 16-float halves.
+/// Where a micro-kernel call reads row `k` of its `B`: two pointers, 16 floats each for the
+/// AVX-512 kernel's 32 columns; the AVX2 kernel reads its 16 columns at the first.
 #[cfg(target_arch = "x86_64")]
 trait BRows: Copy {
     /// The halves of row `k` (and any prefetch for a later call).
@@ -502,6 +503,24 @@ impl<const PF: bool> BRows for PackedPair<PF> {
             }
             (self.b0.add(k * NR), self.b1.add(k * NR))
         }
+    }
+}
+
+/// A packed `B` panel of the GEMM: row `k` at `b + k·ldb` (the AVX2 kernel's 16 columns).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Panel {
+    b: *const f32,
+    ldb: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl BRows for Panel {
+    #[inline(always)]
+    unsafe fn row(self, k: usize) -> (*const f32, *const f32) {
+        // SAFETY: k < kc, and the kernel's contract covers `kc` rows at stride `ldb`.
+        let p = unsafe { self.b.add(k * self.ldb) };
+        (p, p.wrapping_add(NR))
     }
 }
 
@@ -670,7 +689,8 @@ pub(crate) unsafe fn direct_rows(
                 unsafe {
                     if !wide {
                         let ap = a.panel(k0, kc, p).as_ptr();
-                        kernel_avx2_taps(kc, ap, taps, t, &bias_r);
+                        let bias6: &[f32; MR] = bias_r[..MR].try_into().expect("MR values");
+                        kernel_avx2(kc, ap, taps, t, bias6);
                     } else if two {
                         let ap = [a.panel(k0, kc, p), a.panel(k0, kc, p + 1)];
                         let masks = col_masks(cols);
@@ -685,64 +705,6 @@ pub(crate) unsafe fn direct_rows(
             q += block;
         }
         k0 += kc;
-    }
-}
-
-/// The AVX2 direct-convolution micro-kernel: a `6 × 16` register tile (12 accumulators;
-/// per k two loads from the tap's row and 6 broadcasts for 12 FMAs) over `kc` taps,
-/// starting from the bias (`t.first`) or from `C`, stored back to `C` through lane masks
-/// for a partial tile. The same fused multiply-adds in the same k order as
-/// [`kernel_avx2`].
-///
-/// # Safety
-/// AVX2 and FMA; `a` points at `kc*MR` floats; `b.row(k)` readable for `k < kc` (16 floats);
-/// `t.c` valid for `t.rows` (≤ 6) rows × `t.cols` (≤ 16) columns (row stride `t.ldc`),
-/// untouched by other threads.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::needless_range_loop)] // fixed-size register tile, indexed on purpose
-unsafe fn kernel_avx2_taps(kc: usize, a: *const f32, b: Taps<'_>, t: Tile, bias: &[f32; 2 * MR]) {
-    use std::arch::x86_64::*;
-    debug_assert!(t.rows >= 1 && t.rows <= MR && t.cols >= 1 && t.cols <= NR);
-    let lanes = |w: usize| {
-        let m: [i32; 8] = std::array::from_fn(|j| if j < w { -1 } else { 0 });
-        // SAFETY: an unaligned load of 8 i32 from a local array.
-        unsafe { _mm256_loadu_si256(m.as_ptr().cast()) }
-    };
-    let masks = [lanes(t.cols.min(8)), lanes(t.cols.saturating_sub(8))];
-    // SAFETY (whole body): pointer offsets stay within the extents in the contract;
-    // masked-off lanes of C are neither read nor written.
-    unsafe {
-        let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-        for r in 0..MR {
-            if t.first {
-                let v = _mm256_set1_ps(bias[r]);
-                acc[r] = [v, v];
-            } else if r < t.rows {
-                let row = t.c.add(r * t.ldc);
-                acc[r] = [
-                    _mm256_maskload_ps(row, masks[0]),
-                    _mm256_maskload_ps(row.add(8), masks[1]),
-                ];
-            }
-        }
-        let mut ap = a;
-        for k in 0..kc {
-            let (p0, _) = b.row(k);
-            let v0 = _mm256_loadu_ps(p0);
-            let v1 = _mm256_loadu_ps(p0.add(8));
-            for r in 0..MR {
-                let av = _mm256_broadcast_ss(&*ap.add(r));
-                acc[r][0] = _mm256_fmadd_ps(av, v0, acc[r][0]);
-                acc[r][1] = _mm256_fmadd_ps(av, v1, acc[r][1]);
-            }
-            ap = ap.add(MR);
-        }
-        for r in 0..t.rows {
-            let row = t.c.add(r * t.ldc);
-            _mm256_maskstore_ps(row, masks[0], acc[r][0]);
-            _mm256_maskstore_ps(row.add(8), masks[1], acc[r][1]);
-        }
     }
 }
 
@@ -872,7 +834,17 @@ unsafe fn kernel(
     #[cfg(target_arch = "x86_64")]
     if avx {
         // SAFETY: AVX2+FMA checked by the caller; operand bounds asserted above.
-        unsafe { kernel_avx2(kc, a.as_ptr(), b.as_ptr(), ldb, c, ldc, first, bias) };
+        unsafe {
+            let rows = Panel { b: b.as_ptr(), ldb };
+            let t = Tile {
+                c,
+                ldc,
+                rows: MR,
+                cols: NR,
+                first,
+            };
+            kernel_avx2(kc, a.as_ptr(), rows, t, bias)
+        };
         return;
     }
     let _ = avx;
@@ -923,42 +895,54 @@ unsafe fn kernel_generic(
     }
 }
 
-/// 6×16 AVX2/FMA micro-kernel: 12 accumulators, 2 B loads and 6 broadcasts per k.
+/// 6×16 AVX2/FMA micro-kernel: 12 accumulators, 2 B loads and 6 broadcasts per k, over
+/// `kc` k steps, starting from the bias (`t.first`) or from `C` and stored back to `C`.
+/// Used by the GEMM (packed `B` panels, [`Panel`]) and by the direct convolution (`B` read
+/// from the input's taps, [`Taps`]). A full tile uses plain loads and stores; a partial
+/// one (rows or columns cut off) goes through lane masks, which AMD CPUs microcode.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA; `a` points at `kc*MR` floats, `b` at `kc` rows
-/// of `NR` floats with row stride `ldb`, `c` at an `MR×NR` tile with row stride `ldc`.
+/// The CPU must support AVX2 and FMA; `a` points at `kc*MR` floats; `b.row(k).0` readable
+/// for 16 floats for `k < kc`; `t.c` valid for `t.rows` (1..=6) rows × `t.cols` (1..=16)
+/// columns (row stride `t.ldc`), untouched by other threads.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::needless_range_loop)] // fixed-size register tile, indexed on purpose
-#[allow(clippy::too_many_arguments)]
-unsafe fn kernel_avx2(
-    kc: usize,
-    a: *const f32,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
-    first: bool,
-    bias: &[f32; MR],
-) {
+unsafe fn kernel_avx2<B: BRows>(kc: usize, a: *const f32, b: B, t: Tile, bias: &[f32; MR]) {
     use std::arch::x86_64::*;
-    // SAFETY (whole body): pointer offsets stay within the extents in the contract.
+    debug_assert!(t.rows >= 1 && t.rows <= MR && t.cols >= 1 && t.cols <= NR);
+    let full = t.rows == MR && t.cols == NR;
+    let lanes = |w: usize| {
+        let m: [i32; 8] = std::array::from_fn(|j| if j < w { -1 } else { 0 });
+        // SAFETY: an unaligned load of 8 i32 from a local array.
+        unsafe { _mm256_loadu_si256(m.as_ptr().cast()) }
+    };
+    let masks = if full {
+        [lanes(8), lanes(8)]
+    } else {
+        [lanes(t.cols.min(8)), lanes(t.cols.saturating_sub(8))]
+    };
+    // SAFETY (whole body): pointer offsets stay within the extents in the contract;
+    // masked-off lanes of C are neither read nor written.
     unsafe {
         let mut acc = [[_mm256_setzero_ps(); 2]; MR];
         for r in 0..MR {
-            if first {
+            let row = t.c.add(r * t.ldc);
+            if t.first {
                 let v = _mm256_set1_ps(bias[r]);
                 acc[r] = [v, v];
-            } else {
+            } else if full {
+                acc[r] = [_mm256_loadu_ps(row), _mm256_loadu_ps(row.add(8))];
+            } else if r < t.rows {
                 acc[r] = [
-                    _mm256_loadu_ps(c.add(r * ldc)),
-                    _mm256_loadu_ps(c.add(r * ldc + 8)),
+                    _mm256_maskload_ps(row, masks[0]),
+                    _mm256_maskload_ps(row.add(8), masks[1]),
                 ];
             }
         }
-        let (mut ap, mut bp) = (a, b);
-        for _ in 0..kc {
+        let mut ap = a;
+        for k in 0..kc {
+            let (bp, _) = b.row(k);
             let b0 = _mm256_loadu_ps(bp);
             let b1 = _mm256_loadu_ps(bp.add(8));
             for r in 0..MR {
@@ -967,11 +951,16 @@ unsafe fn kernel_avx2(
                 acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
             }
             ap = ap.add(MR);
-            bp = bp.add(ldb);
         }
-        for r in 0..MR {
-            _mm256_storeu_ps(c.add(r * ldc), acc[r][0]);
-            _mm256_storeu_ps(c.add(r * ldc + 8), acc[r][1]);
+        for r in 0..t.rows {
+            let row = t.c.add(r * t.ldc);
+            if full {
+                _mm256_storeu_ps(row, acc[r][0]);
+                _mm256_storeu_ps(row.add(8), acc[r][1]);
+            } else {
+                _mm256_maskstore_ps(row, masks[0], acc[r][0]);
+                _mm256_maskstore_ps(row.add(8), masks[1], acc[r][1]);
+            }
         }
     }
 }
