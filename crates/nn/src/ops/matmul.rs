@@ -81,6 +81,10 @@ impl MatMul {
         }
         let (ad, bd) = (data(a), b.map(data).unwrap_or(&[]));
         let bn: usize = bbatch.iter().product();
+        let an: usize = abatch.iter().product();
+        // One GEMM over all batched rows of A against a shared right-hand side: it applies
+        // the epilogue per tile itself; every other case gets it in a pass afterwards.
+        let one_gemm = bn == 1 && an == nb;
         let has_epilogue = self.bias.is_some() || !self.post.is_empty();
         // Bias and activation of the columns `j0..` of one output row.
         let epilogue = |j0: usize, seg: &mut [f32]| {
@@ -89,46 +93,40 @@ impl MatMul {
             }
             apply_chain(&self.post, seg);
         };
-        let mut pending_epilogue = has_epilogue;
-        if bn == 1 {
-            // Shared right-hand side: one GEMM over all batched rows of A.
-            let an: usize = abatch.iter().product();
-            if an == nb {
-                matmul(
-                    nb * m,
-                    n,
-                    k,
-                    ad,
-                    k,
-                    bd,
-                    n,
-                    self.packed_b.as_deref(),
-                    &mut out,
-                    n,
-                    true,
-                    has_epilogue.then_some(&epilogue),
-                );
-                pending_epilogue = false;
-            } else {
-                // A broadcast over batch: compute once, replicate.
-                matmul(
-                    m,
-                    n,
-                    k,
-                    ad,
-                    k,
-                    bd,
-                    n,
-                    self.packed_b.as_deref(),
-                    &mut out[..m * n],
-                    n,
-                    true,
-                    None,
-                );
-                let (first, rest) = out.split_at_mut(m * n);
-                rest.chunks_mut(m * n)
-                    .for_each(|c| c.copy_from_slice(first));
-            }
+        if one_gemm {
+            matmul(
+                nb * m,
+                n,
+                k,
+                ad,
+                k,
+                bd,
+                n,
+                self.packed_b.as_deref(),
+                &mut out,
+                n,
+                true,
+                has_epilogue.then_some(&epilogue),
+            );
+        } else if bn == 1 {
+            // A broadcast over batch: compute once, replicate.
+            matmul(
+                m,
+                n,
+                k,
+                ad,
+                k,
+                bd,
+                n,
+                self.packed_b.as_deref(),
+                &mut out[..m * n],
+                n,
+                true,
+                None,
+            );
+            let (first, rest) = out.split_at_mut(m * n);
+            rest.chunks_mut(m * n)
+                .for_each(|c| c.copy_from_slice(first));
         } else {
             // Per-batch offsets with broadcasting.
             let r = batch.len();
@@ -181,7 +179,7 @@ impl MatMul {
                     .for_each(|(i, d)| one(i, d));
             }
         }
-        if pending_epilogue {
+        if has_epilogue && !one_gemm {
             let f = |row: &mut [f32]| epilogue(0, row);
             if rayon::current_num_threads() > 1 && out.len() > 1 << 15 {
                 out.par_chunks_mut(n.max(1)).for_each(f);
