@@ -18,6 +18,10 @@ WENZI_NN_MAX_ISA=avx2) right beside the default, so a before/after ratio comes f
 --ab-exe PATH does the same with another build of bench_shapes (e.g. a copy made before a
 change).
 
+--rounds R alternates the two engines R times per row (each round a warm-up and N runs of
+each) and reports the median of the per-round ratios with their range: on a shared VM whose
+speed drifts by tens of percent within minutes, a drift then hits both sides of each ratio.
+
 Prints a Markdown table (paste into docs/performance.md).
 """
 
@@ -88,6 +92,8 @@ def main():
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--only", default="")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="alternate the engines this many times per row; ratio = median per-round ratio")
     ap.add_argument("--ab", default="", help="KEY=VALUE: also time wenzi-nn with this env var")
     ap.add_argument("--ab-exe", default="", help="also time this bench_shapes build")
     ap.add_argument("--ort-daz", action="store_true",
@@ -112,6 +118,10 @@ def main():
     print(f"onnxruntime {ort.__version__}{daz}, {os.cpu_count()} CPUs; median of N runs after a warm-up run; "
           f"load average at start {load}\n")
     ab_cols = f" wenzi-nn ms with {args.ab} | ratio with {args.ab} |" if ab_env else ""
+    rounds = max(1, args.rounds)
+    if rounds > 1:
+        print(f"{rounds} alternating rounds per row: medians of each side, and the median (range) of "
+              "the per-round ratios\n")
     print("| model | input | threads | onnxruntime ms | wenzi-nn ms | ratio | CPU-time ratio (1 thread) |" + ab_cols)
     print("|---|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if ab_env else ""))
     worst = 0.0
@@ -121,18 +131,29 @@ def main():
         path = os.path.join(ROOT, "models", fname)
         runs = runs_for(shape, args.runs)
         for t in threads:
-            o, ocpu = time_ort(path, shape, t, runs)
+            per = []  # (ort ms, ort cpu, wenzi ms, wenzi cpu, ab ms) per round
+            for _ in range(rounds):
+                o, ocpu = time_ort(path, shape, t, runs)
+                wb = time_wenzi(args.ab_exe or exe, path, shape, t, runs, ab_env)[0] if ab_env else 0.0
+                w, wcpu = time_wenzi(exe, path, shape, t, runs)
+                per.append((o, ocpu, w, wcpu, wb))
+            med = statistics.median
+            o, w = med(p[0] for p in per), med(p[2] for p in per)
+            ratios = [p[2] / p[0] for p in per]
+            ratio = med(ratios)
+            worst = max(worst, ratio)
+            shown = f"{ratio:.2f}" if rounds == 1 else f"{ratio:.2f} ({min(ratios):.2f}–{max(ratios):.2f})"
             extra = ""
             if ab_env:
-                wb, _ = time_wenzi(args.ab_exe or exe, path, shape, t, runs, ab_env)
-                extra = f" {wb:.1f} | {wb / o:.2f} |"
-            w, wcpu = time_wenzi(exe, path, shape, t, runs)
-            worst = max(worst, w / o)
+                wb = med(p[4] for p in per)
+                extra = f" {wb:.1f} | {med(p[4] / p[0] for p in per):.2f} |"
             # With one thread, CPU time is a second opinion that ignores time lost to
             # other processes (onnxruntime's spinning worker threads make it meaningless
             # for more threads).
-            cpu = f"{wcpu / ocpu:.2f}" if t == 1 and ocpu > 0 and wcpu > 0 else ""
-            print(f"| {label} | {'x'.join(map(str, shape))} | {t} | {o:.1f} | {w:.1f} | {w / o:.2f} | {cpu} |{extra}",
+            cpu = ""
+            if t == 1 and all(p[1] > 0 and p[3] > 0 for p in per):
+                cpu = f"{med(p[3] / p[1] for p in per):.2f}"
+            print(f"| {label} | {'x'.join(map(str, shape))} | {t} | {o:.1f} | {w:.1f} | {shown} | {cpu} |{extra}",
                   flush=True)
     load = " ".join(open("/proc/loadavg").read().split()[:3])
     print(f"\nload average at end {load}")

@@ -617,9 +617,9 @@ pub(crate) fn direct_block() -> Option<usize> {
 }
 
 /// `C = A·B + bias` where row `k` of `B` at column `j` is `src[koff[k] + j]`: the im2col
-/// matrix of a stride-1 convolution read straight from a zero-padded input, for the
-/// output pixels of one row (`koff[k]` is tap `k`'s offset into the padded input, relative
-/// to that output row). Computes all rows of `A` and columns `0..nc` into `c` (row stride
+/// matrix of a convolution read straight from zero-padded input rows laid out so that each
+/// tap's pixels are contiguous, for the output pixels of one row (`koff[k]` is tap `k`'s
+/// offset into `src`, relative to that output row's first pixel). Computes all rows of `A` and columns `0..nc` into `c` (row stride
 /// `ldc`). Runs the AVX-512 kernel (12 × 32 tiles) or the AVX2 one (6 × 16 tiles), per
 /// [`direct_block`]; callers fall back to im2col + GEMM where there is neither.
 ///

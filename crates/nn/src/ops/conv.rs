@@ -8,9 +8,9 @@
 //!   `B` matrix; others build the `col` tile (im2col) in a per-task scratch buffer that
 //!   stays in cache. Each tile gets its bias and fused activation chain applied while it
 //!   is still hot. Tiles run in parallel on the current rayon pool;
-//! * stride-1 convs with a kernel larger than 1×1 (one group), where the CPU has AVX2+FMA
-//!   or AVX-512: direct convolution ([`direct_conv`]), which reads the taps from the input itself
-//!   instead of building im2col tiles, with the same bits.
+//! * convs with a kernel larger than 1×1 (one group, any stride), where the CPU has
+//!   AVX2+FMA or AVX-512: direct convolution ([`direct_conv`]), which reads the taps from a
+//!   small ring of copied input rows instead of building im2col tiles, with the same bits.
 
 use super::elementwise::{apply_chain, Chain};
 use super::Input;
@@ -250,7 +250,6 @@ impl Conv {
             let geo = &self.geo;
             #[cfg(target_arch = "x86_64")]
             if g == 1
-                && geo.strides == [1, 1]
                 && kh * kw > 1
                 && wts.packed.len() == 1
                 && crate::packed::direct_block().is_some()
@@ -387,13 +386,20 @@ fn with_scratch<R>(f: impl FnOnce(&mut (Vec<f32>, Vec<f32>)) -> R) -> R {
     })
 }
 
-/// A stride-1 convolution (any kernel size and dilation, one group) without an im2col
-/// matrix: the micro-kernel ([`crate::packed::direct_rows`]) reads each tap's pixels
-/// straight from the input, 32 (AVX-512) or 16 (AVX2) output pixels of one output row per
-/// call, rows in
-/// parallel. Blocks whose taps reach past the input's edge (the zero padding) read from a
-/// small zero-padded copy of just the rows and columns they need. Same bits as the im2col +
-/// GEMM path.
+/// A convolution of one group (any kernel, stride and dilation) without an im2col matrix:
+/// the micro-kernel ([`crate::packed::direct_rows`]) reads each tap's pixels straight from a
+/// *row window*, 32 (AVX-512) or 16 (AVX2) output pixels of one output row per call. The
+/// window is a per-thread ring of the input rows that one output row's taps reach, every
+/// channel's, copied with their zero padding and split into `sw` column phases (stride 2:
+/// the even padded columns, then the odd ones), so that every tap's pixels are contiguous
+/// whatever the stride. Output rows run in bands, one band per task: moving to the next
+/// output row copies only the input rows that are new to the ring. Same bits as the
+/// im2col + GEMM path.
+///
+/// Why a copy: read in place, channel planes whose size is a multiple of 1 KiB (240², 480²
+/// pixels) put the same tap of every channel in the same few L1 sets; v6 det's narrow
+/// 3×3 convs ran at 20–30 % of peak. The ring's row stride is an odd number of cache lines,
+/// which spreads the rows over all sets, and each input row is copied about once.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 fn direct_conv(
@@ -405,105 +411,187 @@ fn direct_conv(
     [n, c, h, w]: [usize; 4],
     post: &Chain,
 ) {
-    let ([kh, kw], [dh, dw]) = (geo.kernel, geo.dilations);
+    let ([kh, _], [dh, _], [sh, _]) = (geo.kernel, geo.dilations, geo.strides);
     let (oh, ow, cout) = (r.oh, r.ow, wts.cout);
-    let (pt, pl) = (r.pt as isize, r.pl as isize);
     let npix = oh * ow;
     let block = crate::packed::direct_block().expect("a direct kernel on this CPU");
-    // Width of one padded row of a border block: its pixels plus the kernel's reach.
-    let tw = block + (kw - 1) * dw;
-    // Offset of tap k = (ci, ky, kx) for a layout of `plane` floats per channel and
-    // `row_step` floats from one kernel row to the next.
-    let taps = |row_step: usize, plane: usize| -> Vec<usize> {
-        (0..c * kh * kw)
-            .map(|k| {
-                let (ci, ky, kx) = (k / (kh * kw), (k / kw) % kh, k % kw);
-                ci * plane + ky * row_step + kx * dw
-            })
-            .collect()
+    let win = Window::new(c, geo, ow.div_ceil(block) * block);
+    let threads = rayon::current_num_threads();
+    // A few bands per thread for balance; each band re-reads the rows above its first
+    // output row once.
+    let bands = if threads > 1 {
+        (4 * threads).min(oh)
+    } else {
+        1
     };
-    // Tap offsets into the input itself, and into a border block's padded copy
-    // (`[ci][ky][tw]`: the kh input rows one channel's taps reach, one after the other).
-    let (koff_in, koff_pad) = (taps(dh * w, h * w), taps(tw, kh * tw));
+    let band_rows = oh.div_ceil(bands.max(1));
     for b in 0..n {
         let xb = &x[b * c * h * w..(b + 1) * c * h * w];
         let out_ptr = SyncPtr(out[b * cout * npix..].as_mut_ptr());
-        let row = |oy: usize| {
-            let iy0 = oy as isize - pt;
-            let rows_inside = iy0 >= 0 && (iy0 + ((kh - 1) * dh) as isize) < h as isize;
-            let mut ox = 0;
-            while ox < ow {
-                let cols = block.min(ow - ox);
-                let ix0 = ox as isize - pl;
-                // SAFETY (both calls): this call owns output row oy of every channel, columns
-                // ox..ox+cols (rows are disjoint across parallel calls), inside this image's
-                // part of `out`.
-                let dst = unsafe { out_ptr.get().add(oy * ow + ox) };
-                if rows_inside && ix0 >= 0 && ix0 as usize + (kw - 1) * dw + block <= w {
-                    let src = &xb[iy0 as usize * w + ix0 as usize..];
+        let band = |bi: usize| {
+            with_scratch(|s| {
+                let buf = &mut s.0;
+                if buf.len() != win.len {
+                    buf.clear();
+                    buf.resize(win.len, 0.0);
+                }
+                // The input row each ring slot holds.
+                let mut held = vec![None; win.span];
+                for oy in bi * band_rows..((bi + 1) * band_rows).min(oh) {
+                    let iy0 = (oy * sh) as isize - r.pt as isize;
+                    for ky in 0..kh {
+                        let iy = iy0 + (ky * dh) as isize;
+                        let slot = iy.rem_euclid(win.span as isize) as usize;
+                        if held[slot] != Some(iy) {
+                            win.fill(buf, slot, xb, [h, w], iy, r.pl);
+                            held[slot] = Some(iy);
+                        }
+                    }
+                    let taps = &win.taps[iy0.rem_euclid(win.span as isize) as usize];
+                    // SAFETY: this call owns output row oy of every channel (bands are
+                    // disjoint), inside this image's part of `out`; the ring holds every
+                    // tap's `ow` (rounded up to the block) pixels.
                     unsafe {
                         crate::packed::direct_rows(
                             &wts.packed[0],
-                            &koff_in,
-                            src,
+                            taps,
+                            buf,
                             &wts.bias,
-                            cols,
-                            dst,
+                            ow,
+                            out_ptr.get().add(oy * ow),
                             npix,
                         )
                     };
-                } else {
-                    with_scratch(|s| {
-                        let pad = &mut s.0;
-                        pad.clear();
-                        pad.resize(c * kh * tw + block, 0.0);
-                        for ci in 0..c {
-                            for ky in 0..kh {
-                                let iy = iy0 + (ky * dh) as isize;
-                                if iy < 0 || iy >= h as isize {
-                                    continue;
-                                }
-                                let srow = &xb[(ci * h + iy as usize) * w..][..w];
-                                let drow = &mut pad[(ci * kh + ky) * tw..][..tw];
-                                // Padded column t holds input column ix0 + t.
-                                let lo = (-ix0).clamp(0, tw as isize) as usize;
-                                let hi =
-                                    (w as isize - ix0).clamp(lo as isize, tw as isize) as usize;
-                                if hi > lo {
-                                    let s0 = (ix0 + lo as isize) as usize;
-                                    drow[lo..hi].copy_from_slice(&srow[s0..s0 + hi - lo]);
-                                }
-                            }
+                    if !post.is_empty() {
+                        for co in 0..cout {
+                            // SAFETY: the same row of channel co, written just above.
+                            let seg = unsafe {
+                                std::slice::from_raw_parts_mut(
+                                    out_ptr.get().add(co * npix + oy * ow),
+                                    ow,
+                                )
+                            };
+                            apply_chain(post, seg);
                         }
-                        unsafe {
-                            crate::packed::direct_rows(
-                                &wts.packed[0],
-                                &koff_pad,
-                                pad,
-                                &wts.bias,
-                                cols,
-                                dst,
-                                npix,
-                            )
-                        };
-                    });
+                    }
                 }
-                ox += cols;
-            }
-            if !post.is_empty() {
-                for co in 0..cout {
-                    // SAFETY: the same row of channel co, written just above by this call.
-                    let seg = unsafe {
-                        std::slice::from_raw_parts_mut(out_ptr.get().add(co * npix + oy * ow), ow)
-                    };
-                    apply_chain(post, seg);
-                }
-            }
+            })
         };
-        if rayon::current_num_threads() > 1 {
-            (0..oh).into_par_iter().for_each(row);
+        if bands > 1 {
+            (0..bands).into_par_iter().for_each(band);
         } else {
-            (0..oh).for_each(row);
+            band(0);
+        }
+    }
+}
+
+/// The ring of [`direct_conv`]: `[ci][slot][phase][j]`, input row `iy` in slot
+/// `iy mod span`, phase `φ` of a row holding the padded input columns `j·sw + φ`; and the
+/// tap offsets into it.
+#[cfg(target_arch = "x86_64")]
+struct Window {
+    /// Slots: the input rows one output row spans, `(kh - 1)·dh + 1`.
+    span: usize,
+    sw: usize,
+    /// Values per phase: the output row's pixels (rounded up to whole kernel blocks) plus
+    /// the kernel's reach in that phase.
+    phase: usize,
+    /// Floats from one ring row to the next: an odd number of 64-byte lines.
+    stride: usize,
+    /// Total floats.
+    len: usize,
+    /// `taps[s][k]`: offset of tap `k = (ci, ky, kx)` (im2col row order), relative to
+    /// output pixel 0, for an output row whose first input row is in slot `s`.
+    taps: Vec<Vec<usize>>,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Window {
+    fn new(c: usize, geo: &Geometry, cols: usize) -> Window {
+        const LINE: usize = 16;
+        let ([kh, kw], [dh, dw], [_, sw]) = (geo.kernel, geo.dilations, geo.strides);
+        let span = (kh - 1) * dh + 1;
+        let phase = cols + (kw - 1) * dw / sw;
+        let mut stride = (sw * phase).div_ceil(LINE) * LINE;
+        if (stride / LINE) % 2 == 0 {
+            stride += LINE;
+        }
+        let taps = (0..span)
+            .map(|s0| {
+                (0..c * kh * kw)
+                    .map(|k| {
+                        let (ci, ky, kx) = (k / (kh * kw), (k / kw) % kh, k % kw);
+                        let (slot, d) = ((s0 + ky * dh) % span, kx * dw);
+                        (ci * span + slot) * stride + (d % sw) * phase + d / sw
+                    })
+                    .collect()
+            })
+            .collect();
+        Window {
+            span,
+            sw,
+            phase,
+            stride,
+            len: c * span * stride,
+            taps,
+        }
+    }
+
+    /// Copies input row `iy` of every channel into ring slot `slot` (zeros when the row
+    /// is outside the image), padded column `t` holding input column `t - pl`.
+    fn fill(
+        &self,
+        buf: &mut [f32],
+        slot: usize,
+        x: &[f32],
+        [h, w]: [usize; 2],
+        iy: isize,
+        pl: usize,
+    ) {
+        for (ci, dst) in buf.chunks_exact_mut(self.span * self.stride).enumerate() {
+            let dst = &mut dst[slot * self.stride..][..self.sw * self.phase];
+            if iy < 0 || iy >= h as isize {
+                dst.fill(0.0);
+                continue;
+            }
+            let src = &x[(ci * h + iy as usize) * w..][..w];
+            for (ph, dst) in dst.chunks_exact_mut(self.phase).enumerate() {
+                fill_phase(dst, src, ph as isize - pl as isize, self.sw);
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// `dst[j] = src[j·step + off]`, zero where that index falls outside `src` (step 2 as
+    /// pair copies, which vectorize).
+    fn fill_phase(dst: &mut [f32], src: &[f32], off: isize, step: usize) {
+        let (n, step_i) = (src.len() as isize, step as isize);
+        // First and one-past-last j whose source index lies inside `src`.
+        let lo = if off < 0 { (-off + step_i - 1) / step_i } else { 0 }.min(dst.len() as isize);
+        let hi = if n > off { (n - off + step_i - 1) / step_i } else { 0 }.clamp(lo, dst.len() as isize);
+        let (lo, hi) = (lo as usize, hi as usize);
+        dst[..lo].fill(0.0);
+        dst[hi..].fill(0.0);
+        let first = (lo as isize * step_i + off) as usize;
+        let body = &mut dst[lo..hi];
+        let src = &src[first..];
+        match step {
+            1 => body.copy_from_slice(&src[..body.len()]),
+            2 => {
+                let pairs = body.len().min(src.len() / 2);
+                for (d, p) in body[..pairs].iter_mut().zip(src.chunks_exact(2)) {
+                    *d = p[0];
+                }
+                if let Some(d) = body.get_mut(pairs) {
+                    *d = src[2 * pairs];
+                }
+            }
+            _ => {
+                for (d, s) in body.iter_mut().zip(src.iter().step_by(step)) {
+                    *d = *s;
+                }
+            }
         }
     }
 }
@@ -1596,6 +1684,14 @@ mod tests {
             (4, 7, 12, 40, [3, 3], [2, 2, 2, 2], [2, 2], [1, 1]),
             (6, 12, 5, 45, [1, 7], [0, 3, 0, 3], [1, 1], [1, 1]),
             (2, 1, 3, 3, [3, 3], [0, 0, 0, 0], [1, 1], [1, 1]),
+            // Strides (the window's column phases): 2 with odd and even padding, odd and
+            // even widths, more than one k block; 3; 2 in one direction only; dilated.
+            (3, 24, 19, 41, [3, 3], [1, 1, 1, 1], [1, 1], [2, 2]),
+            (96, 13, 9, 36, [3, 3], [1, 1, 1, 1], [1, 1], [2, 2]),
+            (5, 8, 10, 37, [2, 2], [0, 0, 0, 0], [1, 1], [2, 2]),
+            (4, 6, 11, 50, [5, 5], [2, 2, 2, 2], [1, 1], [3, 3]),
+            (7, 9, 8, 35, [3, 3], [1, 0, 1, 2], [1, 1], [1, 2]),
+            (6, 5, 12, 33, [3, 3], [2, 2, 2, 2], [2, 2], [2, 2]),
         ];
         for case in cases {
             let (wts, geo, r, x, want) = case_data(case);
