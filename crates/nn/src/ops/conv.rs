@@ -513,7 +513,7 @@ impl Window {
         let span = (kh - 1) * dh + 1;
         let phase = cols + (kw - 1) * dw / sw;
         let mut stride = (sw * phase).div_ceil(LINE) * LINE;
-        if (stride / LINE) % 2 == 0 {
+        if (stride / LINE).is_multiple_of(2) {
             stride += LINE;
         }
         let taps = (0..span)
