@@ -689,8 +689,11 @@ pub(crate) unsafe fn direct_rows(
             while p < panels {
                 let two = wide && p + 1 < panels;
                 let rows = (a.m - p * MR).min(if two { 2 * MR } else { MR });
-                let mut bias_r = [0f32; 2 * MR];
-                bias_r[..rows].copy_from_slice(&bias[p * MR..p * MR + rows]);
+                let bias_r = || {
+                    let mut b = [0f32; 2 * MR];
+                    b[..rows].copy_from_slice(&bias[p * MR..p * MR + rows]);
+                    b
+                };
                 let t = Tile {
                     // SAFETY: row p*MR, column q are inside the caller's region.
                     c: unsafe { c.add(p * MR * ldc + q) },
@@ -710,15 +713,32 @@ pub(crate) unsafe fn direct_rows(
                 unsafe {
                     if !wide {
                         let ap = a.panel(k0, kc, p).as_ptr();
-                        let bias6: &[f32; MR] = bias_r[..MR].try_into().expect("MR values");
+                        // A full panel borrows its bias in place: a variable-length copy
+                        // into a local array is a memcpy call per kernel call, and the
+                        // kernel's first loads of it stall on store forwarding.
+                        let edge;
+                        let bias6: &[f32; MR] = match bias.get(p * MR..p * MR + MR) {
+                            Some(b) if rows == MR => b.try_into().expect("MR values"),
+                            _ => {
+                                edge = bias_r();
+                                edge[..MR].try_into().expect("MR values")
+                            }
+                        };
                         kernel_avx2(kc, ap, taps, t, bias6);
                     } else if two {
                         let ap = [a.panel(k0, kc, p), a.panel(k0, kc, p + 1)];
                         let masks = col_masks(cols);
-                        kernel_avx512::<2, _>(kc, ap.map(<[f32]>::as_ptr), taps, t, masks, &bias_r)
+                        kernel_avx512::<2, _>(
+                            kc,
+                            ap.map(<[f32]>::as_ptr),
+                            taps,
+                            t,
+                            masks,
+                            &bias_r(),
+                        )
                     } else {
                         let ap = [a.panel(k0, kc, p).as_ptr()];
-                        kernel_avx512::<1, _>(kc, ap, taps, t, col_masks(cols), &bias_r)
+                        kernel_avx512::<1, _>(kc, ap, taps, t, col_masks(cols), &bias_r())
                     }
                 }
                 p += if two { 2 } else { 1 };
