@@ -83,9 +83,11 @@ pub(crate) fn apply_chain_par(chain: &[Step], buf: &mut [f32]) {
 #[inline(always)]
 fn apply_step(step: &Step, x: &mut [f32]) {
     match *step {
-        Step::Relu => x
-            .iter_mut()
-            .for_each(|v| *v = if *v > 0.0 { *v } else { 0.0 }),
+        // +0 for NaN and -0 too, like `if *v > 0.0 { *v } else { 0.0 }`, which (and any
+        // bit-mask form of it) compiled to masked stores of the zeros, microcoded on AMD
+        // CPUs (a quarter of cls's activation time on Zen 3). `max` returns the non-NaN
+        // operand; adding +0 turns -0 into +0.
+        Step::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0) + 0.0),
         Step::Sigmoid => x.iter_mut().for_each(|v| *v = math::sigmoid(*v)),
         Step::Erf => x.iter_mut().for_each(|v| *v = math::erf(*v)),
         Step::Sqrt => x.iter_mut().for_each(|v| *v = v.sqrt()),
@@ -136,12 +138,17 @@ fn apply_chain_generic(chain: &[Step], buf: &mut [f32]) {
 /// `min(max(v, lo), hi)` that keeps the ONNX Clip semantics for NaN-free data.
 #[inline(always)]
 pub(crate) fn clip(v: f32, lo: f32, hi: f32) -> f32 {
-    let v = if v < lo { lo } else { v };
-    if v > hi {
-        hi
-    } else {
-        v
-    }
+    let v = select(v < lo, lo, v);
+    select(v > hi, hi, v)
+}
+
+/// `if c { a } else { b }` as a bit mask. Where `b` is the value already in the
+/// destination (`*x = clip(*x, ..)`), the plain `if` compiled to masked stores of `a`,
+/// which are microcoded on AMD CPUs (a quarter of cls's activation time on Zen 3).
+#[inline(always)]
+fn select(c: bool, a: f32, b: f32) -> f32 {
+    let m = (c as u32).wrapping_neg();
+    f32::from_bits((a.to_bits() & m) | (b.to_bits() & !m))
 }
 
 /// Binary operator kinds with numpy broadcasting.

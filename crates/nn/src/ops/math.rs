@@ -113,6 +113,39 @@ mod tests {
     }
 
     #[test]
+    fn relu_and_clip_keep_their_edge_cases() {
+        use crate::ops::elementwise::{apply_chain, Step};
+        // Longer than a vector block, with the edge values between ordinary ones.
+        let mut src: Vec<f32> = (0..100).map(|i| (i as f32 - 50.0) * 0.37).collect();
+        src.extend([
+            f32::NAN,
+            -0.0,
+            0.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1e-45,
+            -1e-45,
+        ]);
+        let mut got = src.clone();
+        apply_chain(&[Step::Relu], &mut got);
+        for (g, x) in got.iter().zip(&src) {
+            let want = if *x > 0.0 { *x } else { 0.0 };
+            assert_eq!(g.to_bits(), want.to_bits(), "relu({x}) = {g}, want {want}");
+        }
+        // Clip keeps NaN and clamps everything else, infinities included.
+        let mut got = src.clone();
+        apply_chain(&[Step::Clip(-1.5, 6.0)], &mut got);
+        for (g, x) in got.iter().zip(&src) {
+            let want = if x.is_nan() {
+                f32::NAN
+            } else {
+                x.clamp(-1.5, 6.0)
+            };
+            assert_eq!(g.to_bits(), want.to_bits(), "clip({x}) = {g}, want {want}");
+        }
+    }
+
+    #[test]
     fn dispatched_chains_match_scalar() {
         use crate::ops::elementwise::{apply_chain, Step};
         let src: Vec<f32> = (0..3000).map(|i| (i as f32 - 1500.0) * 0.01).collect();
