@@ -287,7 +287,7 @@ impl KBlock<'_> {
 /// One k block of [`gemm_tile`] with the AVX2 (or portable) 6×16 kernel. B panels
 /// outer, A panels inner: the B panel being multiplied stays in L1 while the small A
 /// panels stream from L2. Each C tile gets exactly one kernel call per k block, so the
-/// arithmetic does not depend on this order. Edge tiles go through a local full tile.
+/// arithmetic does not depend on this order. Edge tiles: see [`kernel`].
 ///
 /// # Safety
 /// As [`gemm_tile`]: `blk.c` is valid for the rows of `blk.panels` and columns
@@ -312,50 +312,11 @@ unsafe fn tile_portable(avx: bool, blk: &KBlock<'_>) {
                 }
             };
             // SAFETY: rows p*MR..p*MR+rows and columns q*NR..+cols lie inside the
-            // caller's region.
-            let cptr = unsafe { blk.c.add(p * MR * ldc + q * NR) };
-            if rows == MR && cols == NR {
-                // SAFETY: full tile in bounds; panels hold kc*MR / kc*NR values.
-                unsafe { kernel(avx, kc, ap, bp, NR, cptr, ldc, first, bias_r) };
-                continue;
-            }
-            #[cfg(target_arch = "x86_64")]
-            if avx {
-                // Edge tile: the AVX2 kernel masks the missing rows and columns (a copy
-                // through a local tile took 18 % of v6 rec's 40-row head MatMul).
-                assert!(ap.len() >= kc * MR && bp.len() >= kc * NR);
-                let t = Tile {
-                    c: cptr,
-                    ldc,
-                    rows,
-                    cols,
-                    first,
-                };
-                let b = Panel {
-                    b: bp.as_ptr(),
-                    ldb: NR,
-                };
-                // SAFETY: AVX2+FMA checked by the caller; operand sizes asserted above;
-                // `rows` × `cols` lie inside the caller's region.
-                unsafe { kernel_avx2(kc, ap.as_ptr(), b, t, bias_r) };
-                continue;
-            }
-            // Edge tile: compute into a local full tile, copy the valid part.
-            let mut tmp = [0f32; MR * NR];
-            for r in 0..rows {
-                for cc in 0..cols {
-                    // SAFETY: (r, cc) is within the valid edge region.
-                    tmp[r * NR + cc] = unsafe { *cptr.add(r * ldc + cc) };
-                }
-            }
-            // SAFETY: tmp is a full MR×NR tile with row stride NR.
-            unsafe { kernel(avx, kc, ap, bp, NR, tmp.as_mut_ptr(), NR, first, bias_r) };
-            for r in 0..rows {
-                for cc in 0..cols {
-                    // SAFETY: as above.
-                    unsafe { *cptr.add(r * ldc + cc) = tmp[r * NR + cc] };
-                }
-            }
+            // caller's region, and panels hold kc*MR / kc*NR values.
+            unsafe {
+                let cptr = blk.c.add(p * MR * ldc + q * NR);
+                kernel(avx, kc, ap, bp, NR, cptr, ldc, [rows, cols], first, bias_r)
+            };
         }
     }
 }
@@ -852,10 +813,13 @@ impl SendPtr {
     }
 }
 
-/// Dispatches to the AVX2 micro-kernel or the portable one.
+/// Dispatches to the AVX2 micro-kernel or the portable one, for a tile of `rows` (1..=MR)
+/// × `cols` (1..=NR) of `C`. The AVX2 kernel masks the missing rows and columns of an edge
+/// tile; the portable one computes it in a local full tile and copies the valid part (a copy
+/// through a local tile on AVX2 too took 18 % of v6 rec's 40-row head MatMul).
 ///
 /// # Safety
-/// `c` must be valid for an `MR × NR` tile with row stride `ldc`; `a` holds `kc`
+/// `c` must be valid for a `rows × cols` tile with row stride `ldc`; `a` holds `kc`
 /// k-steps of `MR` values, `b` `kc` rows of `NR` values at row stride `ldb`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -867,30 +831,51 @@ unsafe fn kernel(
     ldb: usize,
     c: *mut f32,
     ldc: usize,
+    [rows, cols]: [usize; 2],
     first: bool,
     bias: &[f32; MR],
 ) {
     // Bounds of the packed operands are checked here, once per call.
     assert!(a.len() >= kc * MR && (kc == 0 || b.len() >= (kc - 1) * ldb + NR));
+    assert!((1..=MR).contains(&rows) && (1..=NR).contains(&cols));
     #[cfg(target_arch = "x86_64")]
     if avx {
-        // SAFETY: AVX2+FMA checked by the caller; operand bounds asserted above.
+        // SAFETY: AVX2+FMA checked by the caller; operand bounds asserted above; the C
+        // tile is the caller's contract.
         unsafe {
-            let rows = Panel { b: b.as_ptr(), ldb };
+            let b = Panel { b: b.as_ptr(), ldb };
             let t = Tile {
                 c,
                 ldc,
-                rows: MR,
-                cols: NR,
+                rows,
+                cols,
                 first,
             };
-            kernel_avx2(kc, a.as_ptr(), rows, t, bias)
+            kernel_avx2(kc, a.as_ptr(), b, t, bias)
         };
         return;
     }
     let _ = avx;
-    // SAFETY: forwarded contract.
-    unsafe { kernel_generic(kc, a, b, ldb, c, ldc, first, bias) }
+    if rows == MR && cols == NR {
+        // SAFETY: forwarded contract.
+        unsafe { kernel_generic(kc, a, b, ldb, c, ldc, first, bias) };
+        return;
+    }
+    let mut tmp = [0f32; MR * NR];
+    for r in 0..rows {
+        for cc in 0..cols {
+            // SAFETY: (r, cc) is within the valid edge region.
+            tmp[r * NR + cc] = unsafe { *c.add(r * ldc + cc) };
+        }
+    }
+    // SAFETY: tmp is a full MR×NR tile with row stride NR.
+    unsafe { kernel_generic(kc, a, b, ldb, tmp.as_mut_ptr(), NR, first, bias) };
+    for r in 0..rows {
+        for cc in 0..cols {
+            // SAFETY: as above.
+            unsafe { *c.add(r * ldc + cc) = tmp[r * NR + cc] };
+        }
+    }
 }
 
 /// Portable micro-kernel (also the reference for the AVX2 one in tests).
@@ -1185,6 +1170,7 @@ mod tests {
                     NR,
                     t1.as_mut_ptr(),
                     NR,
+                    [MR, NR],
                     true,
                     &bias6,
                 );
@@ -1196,6 +1182,7 @@ mod tests {
                     NR,
                     t2.as_mut_ptr(),
                     NR,
+                    [MR, NR],
                     true,
                     &bias6,
                 );

@@ -930,6 +930,8 @@ fn depthwise(
 
 /// Tallest kernel the fast depthwise path handles (its row ring is a fixed array).
 const MAX_FAST_KH: usize = 8;
+/// Widest kernel it has a specialization for (`dw_plane_fast::<3 | 5 | 7>`).
+const MAX_FAST_KW: usize = 7;
 
 multiversion! {
     /// Depthwise plane for kernel width `K`, dilation 1, horizontal stride 1 or 2.
@@ -980,7 +982,7 @@ multiversion! {
             // leaves every sum as it is), and on small planes they are most of the work
             // (cls's 5×5 depthwise on 2-row planes: 3 of 5 rows).
             let mut taps: [&[f32]; MAX_FAST_KH] = [&[]; MAX_FAST_KH];
-            let mut kept = [0f32; MAX_FAST_KH * 7];
+            let mut kept = [0f32; MAX_FAST_KH * MAX_FAST_KW];
             let mut n = 0;
             for ky in 0..kh {
                 let iy = (oy * sh + ky) as isize - r.pt as isize;
