@@ -293,7 +293,16 @@ enum Plan {
     Explore,
     /// The page's known quarter turns (plus the 180° turn of any the classifier flags).
     Page(QuarterTurns),
+    /// An upright page whose longest boxes read as vertical columns: a tall box is read as a
+    /// column, whole, and as a turned line only when the column reads unsure
+    /// ([`COLUMN_SURE`]); wide boxes as under [`Plan::Explore`].
+    Columns,
 }
+
+/// Confidence from which a tall box's column reading settles it on a page of columns, without
+/// its turned-line readings: the preferred column reading is only replaced by one more
+/// confident by [`PREFERENCE_MARGIN`], and no reading is more confident than 1.
+const COLUMN_SURE: f32 = 1.0 - PREFERENCE_MARGIN;
 
 /// Candidate readings of the boxes `which` under `plan`.
 fn candidates(
@@ -309,7 +318,7 @@ fn candidates(
     for &i in which {
         let b = &boxes[i];
         let turns = match plan {
-            Plan::Explore => QuarterTurns::from(b.height() > TALL * b.width()),
+            Plan::Explore | Plan::Columns => QuarterTurns::from(b.height() > TALL * b.width()),
             Plan::Page(turns) => turns,
         };
         if let Some(img) = crop_quad(image, &text_quad(&b.points, turns), MAX_CROP_HEIGHT) {
@@ -336,7 +345,7 @@ fn candidates(
     }
     timings.classify += t.elapsed();
     // Tall boxes may be vertical columns of upright characters.
-    if plan == Plan::Explore {
+    if matches!(plan, Plan::Explore | Plan::Columns) {
         for c in &out {
             let b = &boxes[c.line];
             if c.orientation != LineOrientation::Rotated90 {
@@ -445,6 +454,16 @@ fn read_windowed_whole(
         let Some((o, _)) = r.clone().choose(r.preferred(0)) else {
             continue;
         };
+        // A reading that was already whole (short enough to need no window) is kept as is:
+        // reading it again would give the same result.
+        if r.1[o.index()] >= 1.0 {
+            let kept = r.0[o.index()].take();
+            *r = Readings::default();
+            if let Some(d) = kept {
+                r.set(o, d, 1.0);
+            }
+            continue;
+        }
         // (a whole column can still fail the CJK test: then its turned line is read)
         if o == LineOrientation::Vertical {
             fallback.extend(whole_reading(i, LineOrientation::Rotated90));
@@ -479,6 +498,25 @@ fn unanimous(readings: &[Readings], turns: QuarterTurns) -> bool {
         .all(|(o, _)| o.page_turns() == turns)
 }
 
+/// True when some box read so far reads as a vertical column on an upright page (its
+/// column reading is the one [`Readings::choose`] keeps) and no tall box's turned line was
+/// flagged upside down by the classifier. A page turned 270° is the one that reads as
+/// columns too: the recognizer reads the cells of its sideways glyphs (turned clockwise) as
+/// confidently as upright ones, in reverse order, while the classifier flags its turned
+/// lines (read as 90° lines they are upside down). On the eval sets no column of an upright
+/// page was flagged.
+fn reads_columns(readings: &[Readings]) -> bool {
+    let column = |r: &Readings| {
+        r.clone()
+            .choose(r.preferred(0))
+            .is_some_and(|(o, _)| o == LineOrientation::Vertical)
+    };
+    readings.iter().any(column)
+        && readings
+            .iter()
+            .all(|r| r.get(LineOrientation::Rotated270).is_none())
+}
+
 /// What [`read_boxes`] found.
 pub(crate) enum Reading {
     /// Every box read; the page's quarter turns.
@@ -507,6 +545,11 @@ pub(crate) enum Reading {
 /// orientation their windows read best. A tall box the classifier flags is voted on as a
 /// line turned 270° only (its 90° window is left out: a third fewer windows on 270° pages,
 /// the same results on the eval sets).
+///
+/// When the first stage leans upright and its boxes read as vertical columns
+/// ([`reads_columns`]), the other boxes are read under [`Plan::Columns`]: a column that
+/// reads surely settles its box without the turned-line readings, which on a page of columns
+/// were half of the recognizer's work.
 pub(crate) fn read_boxes(
     image: &RgbImage,
     boxes: &[TextBox],
@@ -530,14 +573,36 @@ pub(crate) fn read_boxes(
     // Reads the boxes `which` (their candidates under `plan`) into `readings`.
     let mut read =
         |which: &[usize], plan: Plan, readings: &mut [Readings], timings: &mut Timings| {
-            let more = self::candidates(image, boxes, which, plan, cls, timings)?;
+            let mut more = self::candidates(image, boxes, which, plan, cls, timings)?;
             let t = crate::engine::Instant::now();
+            // On a page of columns, a tall box's turned readings wait for its column's.
+            let mut held = Vec::new();
+            if plan == Plan::Columns {
+                let mut column = vec![false; readings.len()];
+                for c in &more {
+                    column[c.line] |= c.orientation == LineOrientation::Vertical;
+                }
+                (held, more) = more
+                    .into_iter()
+                    .partition(|c| column[c.line] && c.orientation != LineOrientation::Vertical);
+            }
             recognize_or_vote(rec, &more, may_turn, readings)?;
+            if !held.is_empty() {
+                let unsure = |c: &Candidate| {
+                    readings[c.line]
+                        .get(LineOrientation::Vertical)
+                        .is_none_or(|d| d.confidence < COLUMN_SURE)
+                };
+                held.retain(unsure);
+                recognize_or_vote(rec, &held, may_turn, readings)?;
+                more.extend(held);
+            }
             timings.recognize += t.elapsed();
             candidates.extend(more);
             Ok::<(), Error>(())
         };
     let mut done = 0;
+    let mut plan = Plan::Explore;
     let stages: &[(usize, bool)] = if may_turn { &EARLY_VOTES } else { &[] };
     for &(upto, needs_no_columns) in stages {
         // (a stage that would read the whole sample is the full vote below)
@@ -557,18 +622,22 @@ pub(crate) fn read_boxes(
         }
         if turns == 0 {
             // Leaning upright: the rest of the sample in one batch (small batches leave a
-            // thread idle behind the longest line).
+            // thread idle behind the longest line). When the boxes read so far are columns,
+            // the others are read as columns first.
+            if reads_columns(&readings) {
+                plan = Plan::Columns;
+            }
             break;
         }
     }
-    read(&sample[done..], Plan::Explore, &mut readings, timings)?;
+    read(&sample[done..], plan, &mut readings, timings)?;
     let sampled = page_turns(&readings);
     if may_turn && sampled != 0 {
         return Ok(Reading::Turned(sampled));
     }
     if !rest.is_empty() {
         let plan = match sampled {
-            0 => Plan::Explore,
+            0 => plan,
             turns => Plan::Page(turns),
         };
         read(rest, plan, &mut readings, timings)?;
@@ -1040,6 +1109,32 @@ mod tests {
             ]),
         ];
         assert_eq!(page_turns(&columns), 0);
+    }
+
+    #[test]
+    fn columns_are_read_first_only_on_a_page_that_reads_as_columns() {
+        use LineOrientation::*;
+        let column = reading(&[
+            ("子贡问师与商也", 1.0, Rotated90),
+            ("子贡问师与商也", 0.97, Vertical),
+        ]);
+        let line = reading(&[("Total 12.50", 0.99, Upright)]);
+        assert!(reads_columns(&[column.clone(), line.clone()]));
+        // Only lines: nothing to read as columns.
+        assert!(!reads_columns(&[line.clone(), line.clone()]));
+        // A turned reading that clearly beats the column: not a column.
+        let turned = reading(&[
+            ("子贡问师与商也", 0.99, Rotated90),
+            ("子贡问师与商", 0.6, Vertical),
+        ]);
+        assert!(!reads_columns(&[turned]));
+        // A tall box whose turned line the classifier flagged (a page turned 270°, whose
+        // sideways glyphs also read as columns) keeps every reading of the other boxes.
+        let flagged = reading(&[
+            ("也商与师问贡子", 0.98, Vertical),
+            ("子贡问师与商也", 0.99, Rotated270),
+        ]);
+        assert!(!reads_columns(&[column, flagged]));
     }
 
     #[test]
