@@ -870,6 +870,9 @@ const COLUMNS_OVER_LINES: f32 = 0.94;
 /// a 90° vote is then checked against reading the same tall boxes as columns: if the columns
 /// read nearly as well overall ([`COLUMNS_OVER_LINES`]), the page is upright with vertical
 /// text — unless the boxes that read only as turned lines (Latin, numbers) outweigh them.
+/// A 270° vote is not checked: its lines are the ones the classifier flagged upside down as
+/// 90° lines, which no column of an upright page was on the eval sets, while the sideways
+/// glyphs of a page turned 270° read as columns about as well as its lines do.
 fn page_turns(readings: &[Readings]) -> QuarterTurns {
     let mut votes = [0f32; 4];
     for r in readings {
@@ -890,7 +893,7 @@ fn page_turns(readings: &[Readings]) -> QuarterTurns {
     if total <= 0.0 || w < PAGE_MAJORITY * total {
         return 0;
     }
-    if turns % 2 == 1 {
+    if turns == 1 {
         let turned = LineOrientation::from_turns(turns);
         let (mut as_columns, mut as_lines, mut only_lines) = (0f32, 0f32, 0f32);
         for r in readings {
@@ -1109,6 +1112,22 @@ mod tests {
             ]),
         ];
         assert_eq!(page_turns(&columns), 0);
+    }
+
+    #[test]
+    fn flagged_lines_turn_the_page_even_when_their_cells_read_as_columns() {
+        use LineOrientation::*;
+        let turned = vec![
+            reading(&[
+                ("纯臻营养护发素产品", 0.99, Rotated270),
+                ("品产素发护养营臻纯", 0.97, Vertical),
+            ]),
+            reading(&[
+                ("每瓶22元起订", 0.98, Rotated270),
+                ("订起元22瓶每", 0.95, Vertical),
+            ]),
+        ];
+        assert_eq!(page_turns(&turned), 3);
     }
 
     #[test]
