@@ -485,7 +485,8 @@ const SAMPLE_LINES: usize = 8;
 /// is taken without reading the rest of the sample — on a turned page the vote's windows
 /// are the most expensive part of it, and every box is read again once the page is turned.
 /// A stage marked `true` settles only when none of its boxes reads as an upright vertical
-/// column at all (Latin, figures, a page turned 180°): two columns of upright CJK can read
+/// column at all (Latin, figures, a page turned 180°; a box whose line the classifier flagged
+/// is no column, see [`Readings::vote`]): two columns of upright CJK can read
 /// about as well as turned lines, and two boxes are too few for that comparison. A vote
 /// that leans upright after a stage reads the rest of the sample at once.
 const EARLY_VOTES: [(usize, bool); 2] = [(2, true), (4, false)];
@@ -494,7 +495,7 @@ const EARLY_VOTES: [(usize, bool); 2] = [(2, true), (4, false)];
 fn unanimous(readings: &[Readings], turns: QuarterTurns) -> bool {
     readings
         .iter()
-        .filter_map(Readings::best)
+        .filter_map(Readings::vote)
         .all(|(o, _)| o.page_turns() == turns)
 }
 
@@ -612,11 +613,7 @@ pub(crate) fn read_boxes(
         read(&sample[done..upto], Plan::Explore, &mut readings, timings)?;
         done = upto;
         let turns = page_turns(&readings);
-        let no_columns = || {
-            readings
-                .iter()
-                .all(|r| r.get(LineOrientation::Vertical).is_none())
-        };
+        let no_columns = || !readings.iter().any(Readings::votes_column);
         if turns != 0 && unanimous(&readings, turns) && (!needs_no_columns || no_columns()) {
             return Ok(Reading::Turned(turns));
         }
@@ -833,6 +830,24 @@ impl Readings {
             .max_by(|a, b| a.1.confidence.total_cmp(&b.1.confidence))
     }
 
+    /// The reading this box votes with on the page's turn: its most confident, except that
+    /// a box whose turned line the classifier flagged upside down (it has a 270° reading)
+    /// does not vote as a column (see [`reads_columns`]).
+    fn vote(&self) -> Option<(LineOrientation, &Decoded)> {
+        let flagged = self.get(LineOrientation::Rotated270).is_some();
+        LineOrientation::ALL
+            .iter()
+            .filter(|&&o| !(flagged && o == LineOrientation::Vertical))
+            .filter_map(|&o| Some((o, self.get(o)?)))
+            .max_by(|a, b| a.1.confidence.total_cmp(&b.1.confidence))
+    }
+
+    /// True when this box has a column reading that votes (see [`Readings::vote`]).
+    fn votes_column(&self) -> bool {
+        self.get(LineOrientation::Vertical).is_some()
+            && self.get(LineOrientation::Rotated270).is_none()
+    }
+
     /// The reading preferred on a page turned `turns` quarter turns: the page's own (on an
     /// upright page, a tall box read as a vertical column is a column). [`Readings::choose`]
     /// keeps it unless another is clearly more confident.
@@ -876,7 +891,7 @@ const COLUMNS_OVER_LINES: f32 = 0.94;
 fn page_turns(readings: &[Readings]) -> QuarterTurns {
     let mut votes = [0f32; 4];
     for r in readings {
-        if let Some((o, _)) = r.best() {
+        if let Some((o, _)) = r.vote() {
             votes[usize::from(o.page_turns())] += r.weight(o);
         }
     }
@@ -902,7 +917,7 @@ fn page_turns(readings: &[Readings]) -> QuarterTurns {
                     as_columns += r.weight(LineOrientation::Vertical);
                     as_lines += r.weight(turned);
                 }
-                (None, Some(_)) if r.best().is_some_and(|(o, _)| o == turned) => {
+                (None, Some(_)) if r.vote().is_some_and(|(o, _)| o == turned) => {
                     only_lines += r.weight(turned)
                 }
                 _ => {}
@@ -1128,6 +1143,27 @@ mod tests {
             ]),
         ];
         assert_eq!(page_turns(&turned), 3);
+    }
+
+    #[test]
+    fn a_flagged_box_does_not_vote_as_a_column() {
+        use LineOrientation::*;
+        // The cells of a 270° page's sideways glyphs can read more confidently than its
+        // line; the classifier's flag on the line keeps the box from voting upright.
+        let turned = vec![
+            reading(&[
+                ("改进系统的默认配置", 0.95, Rotated270),
+                ("置配认默的统系进改", 0.99, Vertical),
+            ]),
+            reading(&[("加固系统", 0.98, Rotated270), ("统系固加", 0.97, Vertical)]),
+        ];
+        assert_eq!(page_turns(&turned), 3);
+        assert!(unanimous(&turned, 3));
+        assert!(!turned.iter().any(Readings::votes_column));
+        // Unflagged, the same column readings vote upright.
+        let column = reading(&[("置配认默的统系进改", 0.99, Vertical)]);
+        assert!(column.votes_column());
+        assert_eq!(page_turns(&[column]), 0);
     }
 
     #[test]
