@@ -239,6 +239,23 @@ fn a_turned_table_is_read_turned_back_not_as_vertical_columns() {
 }
 
 #[test]
+fn a_turned_cjk_page_is_read_turned_back_not_as_columns_first() {
+    // Turned either way, the page's lines are tall boxes whose cells read as columns about
+    // as confidently as the lines do; turned 270° its sideways glyphs read as columns in
+    // reverse order. The classifier's flag on those lines keeps the page from being taken
+    // for one of upright columns and read as such.
+    let want = ground_truth("degraded_000.png");
+    for quarter in [1u8, 3] {
+        let page = engine()
+            .recognize(&turned_png("degraded_000.png", quarter))
+            .unwrap();
+        assert_eq!(page.rotation, u16::from(quarter) * 90);
+        let what = format!("degraded_000 turned {quarter} quarters");
+        assert_texts_close(&what, &page.texts(), &want, 2);
+    }
+}
+
+#[test]
 fn turned_pages_read_as_if_upright() {
     let want = ground_truth("page_008.png");
     let upright = engine().recognize(&fixture("page_008.png")).unwrap();
