@@ -13,6 +13,15 @@
 //! detected and read again upright, so those readings are only a vote). On a turned page,
 //! lines whose own reading disagrees (a lone square character, a short word) are read again
 //! in the page's orientation, and layout runs in the upright frame.
+//!
+//! Two rules keep the vote cheap without changing what it decides:
+//!
+//! * a page whose first voters read as vertical columns reads its other tall boxes as columns
+//!   first, and as turned lines only when the column reads unsure ([`COLUMN_SURE`]);
+//! * a tall box whose 90° line the classifier flags upside down is a line of a page turned
+//!   270°, never a column: the cells of such a page's sideways glyphs read about as well as
+//!   its lines (in reverse order), and no column of an upright page was flagged on the eval
+//!   sets, so the flag settles such a page in the first votes.
 
 use image::RgbImage;
 use wenzi_detect::TextBox;
