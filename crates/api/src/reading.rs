@@ -521,10 +521,7 @@ fn reads_columns(readings: &[Readings]) -> bool {
             .choose(r.preferred(0))
             .is_some_and(|(o, _)| o == LineOrientation::Vertical)
     };
-    readings.iter().any(column)
-        && readings
-            .iter()
-            .all(|r| r.get(LineOrientation::Rotated270).is_none())
+    readings.iter().any(column) && !readings.iter().any(Readings::flagged)
 }
 
 /// What [`read_boxes`] found.
@@ -833,28 +830,37 @@ impl Readings {
 
     /// The most confident reading and its orientation.
     fn best(&self) -> Option<(LineOrientation, &Decoded)> {
+        self.most_confident(|_| true)
+    }
+
+    /// The most confident of the readings whose orientation passes `keep`.
+    fn most_confident(
+        &self,
+        keep: impl Fn(LineOrientation) -> bool,
+    ) -> Option<(LineOrientation, &Decoded)> {
         LineOrientation::ALL
             .iter()
+            .filter(|&&o| keep(o))
             .filter_map(|&o| Some((o, self.get(o)?)))
             .max_by(|a, b| a.1.confidence.total_cmp(&b.1.confidence))
     }
 
+    /// True when the classifier flagged this box's turned line upside down: a tall box
+    /// read as a 270° line (see [`reads_columns`]).
+    fn flagged(&self) -> bool {
+        self.get(LineOrientation::Rotated270).is_some()
+    }
+
     /// The reading this box votes with on the page's turn: its most confident, except that
-    /// a box whose turned line the classifier flagged upside down (it has a 270° reading)
-    /// does not vote as a column (see [`reads_columns`]).
+    /// a [flagged](Readings::flagged) box does not vote as a column.
     fn vote(&self) -> Option<(LineOrientation, &Decoded)> {
-        let flagged = self.get(LineOrientation::Rotated270).is_some();
-        LineOrientation::ALL
-            .iter()
-            .filter(|&&o| !(flagged && o == LineOrientation::Vertical))
-            .filter_map(|&o| Some((o, self.get(o)?)))
-            .max_by(|a, b| a.1.confidence.total_cmp(&b.1.confidence))
+        let flagged = self.flagged();
+        self.most_confident(|o| !(flagged && o == LineOrientation::Vertical))
     }
 
     /// True when this box has a column reading that votes (see [`Readings::vote`]).
     fn votes_column(&self) -> bool {
-        self.get(LineOrientation::Vertical).is_some()
-            && self.get(LineOrientation::Rotated270).is_none()
+        self.get(LineOrientation::Vertical).is_some() && !self.flagged()
     }
 
     /// The reading preferred on a page turned `turns` quarter turns: the page's own (on an

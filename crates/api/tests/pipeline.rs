@@ -223,19 +223,23 @@ fn turned_png(name: &str, quarter: u8) -> Vec<u8> {
     out
 }
 
+/// The fixture `name` turned a quarter either way is found turned and read as if upright,
+/// each line within `max_edits` of its own.
+fn assert_read_turned_back(name: &str, max_edits: usize) {
+    let want = ground_truth(name);
+    for quarter in [1u8, 3] {
+        let page = engine().recognize(&turned_png(name, quarter)).unwrap();
+        assert_eq!(page.rotation, u16::from(quarter) * 90, "{name}");
+        let what = format!("{name} turned {quarter} quarters");
+        assert_texts_close(&what, &page.texts(), &want, max_edits);
+    }
+}
+
 #[test]
 fn a_turned_table_is_read_turned_back_not_as_vertical_columns() {
     // Its CJK cells read as well as columns as as turned lines; its dates and codes read only
     // as turned lines, which settles it: a turned table, read row by row.
-    let want = ground_truth("table_016.png");
-    for quarter in [1u8, 3] {
-        let page = engine()
-            .recognize(&turned_png("table_016.png", quarter))
-            .unwrap();
-        assert_eq!(page.rotation, u16::from(quarter) * 90);
-        let what = format!("table_016 turned {quarter} quarters");
-        assert_texts_close(&what, &page.texts(), &want, 2);
-    }
+    assert_read_turned_back("table_016.png", 2);
 }
 
 #[test]
@@ -244,15 +248,7 @@ fn a_turned_cjk_page_is_read_turned_back_not_as_columns_first() {
     // as confidently as the lines do; turned 270° its sideways glyphs read as columns in
     // reverse order. The classifier's flag on those lines keeps the page from being taken
     // for one of upright columns and read as such.
-    let want = ground_truth("degraded_000.png");
-    for quarter in [1u8, 3] {
-        let page = engine()
-            .recognize(&turned_png("degraded_000.png", quarter))
-            .unwrap();
-        assert_eq!(page.rotation, u16::from(quarter) * 90);
-        let what = format!("degraded_000 turned {quarter} quarters");
-        assert_texts_close(&what, &page.texts(), &want, 2);
-    }
+    assert_read_turned_back("degraded_000.png", 2);
 }
 
 #[test]
