@@ -962,6 +962,9 @@ fn capture_conv_weights(g: &mut Graph) -> Result<(), Error> {
                     if w.cin_g != 1 || w.cout != group {
                         w.pack(group).map_err(err)?;
                     }
+                    if crate::ops::winograd::suits(&c.geo, group, w.cin_g, w.cout) {
+                        w.winograd = crate::ops::winograd::transform_weights(&w.w, w.cout, w.cin_g);
+                    }
                 }
             }
             Op::ConvTranspose(c) => {

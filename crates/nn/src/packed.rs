@@ -97,6 +97,18 @@ impl PackedB {
 pub(crate) enum BSrc<'a> {
     Pack(&'a dyn PackB),
     Pre(&'a PackedB),
+    /// Already in packed layout for columns `0..n` (`n` rounded up to whole panels, the
+    /// `usize`), written there by the caller (see [`panel_index`]); `j0` must be 0.
+    Panels(&'a [f32], usize),
+}
+
+/// Where element `(kk, j)` of a `k × n` B operand lies in packed layout (`KC`-deep blocks
+/// of `NR`-column panels, k-major; `np` = `n` rounded up to a multiple of `NR`): what
+/// [`BSrc::Panels`] expects. Runs of `NR` columns are contiguous.
+pub(crate) fn panel_index(k: usize, np: usize, kk: usize, j: usize) -> usize {
+    let k0 = kk / KC * KC;
+    let kc = KC.min(k - k0);
+    k0 * np + ((j / NR) * kc + (kk - k0)) * NR + j % NR
 }
 
 /// Where `B` comes from: fills one packed `kc × nc` tile (`NR`-column panels, k-major,
@@ -181,7 +193,7 @@ pub(crate) unsafe fn gemm_tile(
     let mut first = true;
     let need = match b {
         BSrc::Pack(_) => npanels * KC.min(k).max(1) * NR,
-        BSrc::Pre(_) => 0,
+        BSrc::Pre(_) | BSrc::Panels(..) => 0,
     };
     if scratch.len() < need {
         scratch.resize(need, 0.0);
@@ -196,6 +208,13 @@ pub(crate) unsafe fn gemm_tile(
                 scratch
             }
             BSrc::Pre(pb) => pb.block(k0, kc, j0),
+            BSrc::Panels(data, np) => {
+                assert!(
+                    j0 == 0 && np >= nc && data.len() >= k * np,
+                    "B panels too short"
+                );
+                &data[k0 * np..(k0 + kc) * np]
+            }
         };
         let block = KBlock {
             a,

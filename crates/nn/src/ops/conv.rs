@@ -133,6 +133,9 @@ pub(crate) struct ConvWeights {
     pub cin_g: usize,
     /// Per-group packed GEMM operand, built by [`ConvWeights::pack`].
     pub packed: Vec<PackedA>,
+    /// The 16 transformed-weight operands of the Winograd path (empty: not used), built
+    /// at load for the convs that [`super::winograd::suits`].
+    pub winograd: Vec<PackedA>,
 }
 
 impl ConvWeights {
@@ -181,6 +184,7 @@ impl ConvWeights {
             cout: s[0],
             cin_g: s[1],
             packed: vec![],
+            winograd: vec![],
         })
     }
 }
@@ -248,6 +252,18 @@ impl Conv {
                 return Err("internal: conv weights are not packed".into());
             }
             let geo = &self.geo;
+            if !wts.winograd.is_empty() {
+                super::winograd::conv(
+                    xd,
+                    &mut out,
+                    wts,
+                    &wts.winograd,
+                    r,
+                    [n, c, h, w],
+                    &self.post,
+                );
+                return Ok(Tensor::F32(f32_array(&out_shape, out)));
+            }
             #[cfg(target_arch = "x86_64")]
             if g == 1
                 && kh * kw > 1
@@ -1213,6 +1229,7 @@ impl ChannelAffine for ConvWeights {
             self.bias[co] = self.bias[co] * s[co] + t[co];
         }
         self.packed.clear();
+        self.winograd.clear();
     }
 }
 
@@ -1594,6 +1611,7 @@ mod tests {
             cout,
             cin_g: c,
             packed: vec![],
+            winograd: vec![],
         };
         wts.pack(1).unwrap();
         let geo = Geometry {

@@ -11,6 +11,7 @@ pub(crate) mod pool;
 pub(crate) mod reduce;
 pub(crate) mod resize;
 pub(crate) mod shape;
+pub(crate) mod winograd;
 
 use crate::exec::BufPool;
 use crate::proto::{AttributeProto, NodeProto};

@@ -1,0 +1,490 @@
+//! 3×3 stride-1 convolution by Winograd's minimal filtering, F(2×2, 3×3).
+//!
+//! Why: a 3×3 conv with few output channels is the detectors' costliest node (v4 det's
+//! five 96 → 24 convs are a third of its time; v6 det's one at 240² a tenth), and on a
+//! core without AVX-512 the direct kernel reaches only about 60 % of peak on them.
+//! F(2×2, 3×3) computes each 2×2 block of output pixels from its 4×4 input patch with
+//! 16 products per channel pair instead of 36: the multiply-adds shrink 2.25×, paid for
+//! by cheap additions before (input transform, `Bᵀ d B`) and after (output transform,
+//! `Aᵀ m A`). The 16 products of every (output, input) channel pair over a run of tiles
+//! are 16 independent GEMMs `U[ξ] · V[ξ]`, run by our packed SGEMM: `U` (the transformed
+//! weights, `G g Gᵀ`) is packed once at load, `V` is written straight into panel layout.
+//!
+//! Numerics: not the bits of the direct path (different operations), but the transforms
+//! only add and subtract (and halve, exactly, in `G`), so the error stays at the level of
+//! a few roundings: the unit test bounds it against an f64 reference, and the whole
+//! models still match onnxruntime within 1e-4. The arithmetic per output element does not
+//! depend on how the work is split over threads.
+
+use super::conv::{ConvWeights, Geometry, Resolved};
+use super::elementwise::{apply_chain, Chain};
+use crate::packed::{gemm_tile, panel_index, BSrc, PackedA, NR};
+use crate::simd::multiversion;
+use rayon::prelude::*;
+
+/// Tiles (2×2 output blocks) per run, the GEMMs' column count: eight B panels, a whole
+/// tile row of a 240-pixel-wide map. Runs of 32 tiles keep the transformed input in L2
+/// (16 × 96 × 32 floats, 192 KiB) but read every input row in 66-float pieces from
+/// 4 × cin places, and measured 20 % slower on v4 det's 96 → 24 conv at 240² (isolated,
+/// alternating builds); 64 measured the same as 128.
+const RUN: usize = 128;
+
+/// Whether a conv takes the Winograd path: 3×3, stride 1, no dilation, one group, and
+/// channel counts for which the 2.25× fewer multiply-adds outweigh the transforms.
+pub(crate) fn suits(geo: &Geometry, group: usize, cin_g: usize, cout: usize) -> bool {
+    geo.kernel == [3, 3]
+        && geo.strides == [1, 1]
+        && geo.dilations == [1, 1]
+        && group == 1
+        && cin_g >= 16
+        && cout >= 16
+}
+
+/// The transformed weights `U[ξ] = (G g Gᵀ)[ξ]`, one packed `cout × cin` operand per
+/// position ξ of the 4×4 tile. `w` is ONNX's `[cout, cin, 3, 3]`.
+pub(crate) fn transform_weights(w: &[f32], cout: usize, cin: usize) -> Vec<PackedA> {
+    const G: [[f64; 3]; 4] = [
+        [1.0, 0.0, 0.0],
+        [0.5, 0.5, 0.5],
+        [0.5, -0.5, 0.5],
+        [0.0, 0.0, 1.0],
+    ];
+    let mut u = vec![vec![0f32; cout * cin]; 16];
+    for co in 0..cout {
+        for ci in 0..cin {
+            let g = &w[(co * cin + ci) * 9..][..9];
+            for i in 0..4 {
+                for j in 0..4 {
+                    let mut s = 0f64;
+                    for a in 0..3 {
+                        for b in 0..3 {
+                            s += G[i][a] * g[a * 3 + b] as f64 * G[j][b];
+                        }
+                    }
+                    u[i * 4 + j][co * cin + ci] = s as f32;
+                }
+            }
+        }
+    }
+    u.iter().map(|m| PackedA::new(m, cout, cin, cin)).collect()
+}
+
+/// Per-thread buffers, kept across calls.
+#[derive(Default)]
+struct Scratch {
+    /// The four input rows of one channel, even and odd padded columns.
+    rows: Vec<f32>,
+    /// `V`: 16 packed `cin × RUN` B operands.
+    v: Vec<f32>,
+    /// `M = U·V`: 16 row-major `cout × RUN` products.
+    m: Vec<f32>,
+    /// The GEMM's own scratch (unused with pre-packed B, kept for its signature).
+    gemm: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// A raw output pointer handed to tasks that write disjoint tiles.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: only used for disjoint writes from parallel tasks.
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+impl OutPtr {
+    /// The pointer (a method, so that closures capture the whole `Sync` wrapper).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// The conv `x` (`[n, c, h, w]`) → `out` (`[n, cout, oh, ow]`) with `u` from
+/// [`transform_weights`], `wts.bias` and the fused `post` chain.
+pub(crate) fn conv(
+    x: &[f32],
+    out: &mut [f32],
+    wts: &ConvWeights,
+    u: &[PackedA],
+    r: Resolved,
+    [n, c, h, w]: [usize; 4],
+    post: &Chain,
+) {
+    let (oh, ow, cout) = (r.oh, r.ow, wts.cout);
+    assert!(u.len() == 16 && u[0].m == cout && u[0].k == c);
+    assert!(x.len() >= n * c * h * w && out.len() >= n * cout * oh * ow);
+    let (th, tw) = (oh.div_ceil(2), ow.div_ceil(2));
+    let runs = tw.div_ceil(RUN);
+    let tasks = n * th * runs;
+    let optr = OutPtr(out.as_mut_ptr());
+    let task = |t: usize| {
+        let (b, rest) = (t / (th * runs), t % (th * runs));
+        let (ty, tx0) = (rest / runs, (rest % runs) * RUN);
+        let xb = &x[b * c * h * w..][..c * h * w];
+        SCRATCH.with(|s| {
+            let s = &mut *s.borrow_mut();
+            let tile = Tile {
+                ty,
+                tx0,
+                nt: RUN.min(tw - tx0),
+            };
+            // SAFETY: this task owns output rows 2ty, 2ty+1 (those below oh) and columns
+            // 2tx0..2(tx0+nt) (those below ow) of every channel of image b.
+            let ob = unsafe { optr.get().add(b * cout * oh * ow) };
+            unsafe { run_tile(xb, ob, wts, u, r, [c, h, w], tile, post, s) };
+        });
+    };
+    if tasks > 1 && rayon::current_num_threads() > 1 {
+        (0..tasks).into_par_iter().for_each(task);
+    } else {
+        (0..tasks).for_each(task);
+    }
+}
+
+/// One run of tiles: tile row `ty`, tiles `tx0..tx0 + nt`.
+#[derive(Clone, Copy)]
+struct Tile {
+    ty: usize,
+    tx0: usize,
+    nt: usize,
+}
+
+/// Input transform, 16 GEMMs, output transform (+ bias, + `post`) for one run of tiles.
+///
+/// # Safety
+/// `ob` is one image's output (`cout × oh × ow`); no other thread touches the rows
+/// `2ty..2ty+2` × columns `2tx0..2(tx0+nt)` (clipped to `oh × ow`) of any channel.
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_tile(
+    xb: &[f32],
+    ob: *mut f32,
+    wts: &ConvWeights,
+    u: &[PackedA],
+    r: Resolved,
+    [c, h, w]: [usize; 3],
+    tile: Tile,
+    post: &Chain,
+    s: &mut Scratch,
+) {
+    let (oh, ow, cout) = (r.oh, r.ow, wts.cout);
+    let np = tile.nt.div_ceil(NR) * NR;
+    // Row buffers: E_r[t] = padded column 2(tx0+t), O_r[t] = 2(tx0+t)+1, for t up to np.
+    let stride = np + 1;
+    s.rows.resize(16 * stride, 0.0);
+    // The 16 operands and products are written and read side by side; spaced an odd
+    // number of cache lines apart (not a multiple of 4 KiB, e.g. 96 × 32 floats), they do
+    // not all fall into the same L1 sets.
+    let (vreg, mreg) = (spaced(c * np), spaced(cout * np));
+    s.v.resize(16 * vreg, 0.0);
+    s.m.resize(16 * mreg, 0.0);
+    let x0 = (2 * tile.tx0) as isize - r.pl as isize;
+    let iy0 = (2 * tile.ty) as isize - r.pt as isize;
+    transform_run(xb, [c, h, w], [iy0, x0], np, &mut s.rows, &mut s.v, vreg);
+    for (xi, ux) in u.iter().enumerate() {
+        let v = &s.v[xi * vreg..][..c * np];
+        // SAFETY: `m` holds 16 × cout × np floats; this writes rows 0..cout, columns
+        // 0..nt of product xi (row stride np).
+        unsafe {
+            gemm_tile(
+                ux,
+                BSrc::Panels(v, np),
+                None,
+                0,
+                cout,
+                0,
+                tile.nt,
+                s.m.as_mut_ptr().add(xi * mreg),
+                np,
+                &mut s.gemm,
+            )
+        };
+    }
+    let oy0 = 2 * tile.ty;
+    let ox0 = 2 * tile.tx0;
+    let rows_out = 2.min(oh - oy0);
+    let cols_out = (2 * tile.nt).min(ow - ox0);
+    let mut y = [[0f32; 2 * RUN]; 2];
+    for co in 0..cout {
+        let [y0, y1] = &mut y;
+        output_transform(&s.m, mreg, co * np, np, wts.bias[co], y0, y1);
+        for (a, ya) in y.iter().enumerate().take(rows_out) {
+            // SAFETY: row oy0 + a < oh of channel co, columns ox0..ox0 + cols_out < ow:
+            // this task's region.
+            let dst = unsafe {
+                std::slice::from_raw_parts_mut(ob.add((co * oh + oy0 + a) * ow + ox0), cols_out)
+            };
+            dst.copy_from_slice(&ya[..cols_out]);
+            if !post.is_empty() {
+                apply_chain(post, dst);
+            }
+        }
+    }
+}
+
+/// `floats` rounded up to an odd number of 64-byte lines.
+fn spaced(floats: usize) -> usize {
+    let lines = floats.div_ceil(16);
+    (lines | 1) * 16
+}
+
+multiversion! {
+    /// `V` of one run of `np` tiles whose 4×4 patches start at input row `iy0`, padded
+    /// column `x0` (may be negative: padding), every input channel: the input transform
+    /// into the 16 packed operands (`vreg` floats apart), through the row buffers `rows`
+    /// (`E_r`, `O_r` for r = 0..4, `np + 1` floats each).
+    fn transform_run(
+        xb: &[f32],
+        dims: [usize; 3],
+        at: [isize; 2],
+        np: usize,
+        rows: &mut [f32],
+        v: &mut [f32],
+        vreg: usize,
+    ) {
+        let [c, h, w] = dims;
+        let [iy0, x0] = at;
+        let stride = np + 1;
+        for ci in 0..c {
+            let plane = &xb[ci * h * w..][..h * w];
+            for rr in 0..4 {
+                let iy = iy0 + rr as isize;
+                let (e, o) = rows[2 * rr * stride..][..2 * stride].split_at_mut(stride);
+                if iy < 0 || iy >= h as isize {
+                    e.fill(0.0);
+                    o.fill(0.0);
+                } else {
+                    let row = &plane[iy as usize * w..][..w];
+                    split_padded(row, x0, e, o);
+                }
+            }
+            let first = panel_index(c, np, ci, 0);
+            let kc_nr = panel_index(c, np, ci, NR) - first;
+            input_transform(rows, stride, np / NR, v, vreg, first, kc_nr);
+        }
+    }
+}
+
+/// `e[t] = row[x0 + 2t]`, `o[t] = row[x0 + 2t + 1]` (zero outside the row) for
+/// `t < e.len()`: one input row's even and odd padded columns from `x0` on.
+#[inline(always)]
+fn split_padded(row: &[f32], x0: isize, e: &mut [f32], o: &mut [f32]) {
+    let n = e.len().min(o.len());
+    let w = row.len() as isize;
+    // Pairs t whose two columns both lie inside the row.
+    let lo = if x0 < 0 { ((-x0 + 1) / 2) as usize } else { 0 }.min(n);
+    let hi = if w - x0 >= 2 {
+        ((w - x0) / 2) as usize
+    } else {
+        0
+    }
+    .clamp(lo, n);
+    let at = |t: usize| {
+        let ix = x0 + t as isize;
+        if ix >= 0 && ix < w {
+            row[ix as usize]
+        } else {
+            0.0
+        }
+    };
+    for t in (0..lo).chain(hi..n) {
+        e[t] = at(2 * t);
+        o[t] = at(2 * t + 1);
+    }
+    if hi > lo {
+        let start = (x0 + 2 * lo as isize) as usize;
+        let src = &row[start..start + 2 * (hi - lo)];
+        for ((e, o), p) in e[lo..hi]
+            .iter_mut()
+            .zip(&mut o[lo..hi])
+            .zip(src.chunks_exact(2))
+        {
+            *e = p[0];
+            *o = p[1];
+        }
+    }
+}
+
+/// `out[t] = x[t] + y[t]` (`PLUS`) or `x[t] - y[t]` over one panel of tiles. Plain
+/// indexed loops over fixed lengths: inlined into the dispatched kernels, they vectorize
+/// (`array::from_fn` and 64-byte `copy_from_slice` did not get inlined there).
+#[inline(always)]
+fn combine<const PLUS: bool>(out: &mut [f32], x: &[f32], y: &[f32]) {
+    let (out, x, y) = (&mut out[..NR], &x[..NR], &y[..NR]);
+    for t in 0..NR {
+        out[t] = if PLUS { x[t] + y[t] } else { x[t] - y[t] };
+    }
+}
+
+/// `V = Bᵀ d B` of one input channel for `panels · NR` tiles, written into the 16
+/// packed operands (`region` floats apart) at `first` (+ `kc_nr` per panel).
+/// `rows` holds `E_r`, `O_r` (r = 0..4) at `stride`: tile t's 4×4 patch is row r's
+/// `E_r[t], O_r[t], E_r[t+1], O_r[t+1]`; the 8 arrays after them are scratch.
+#[inline(always)]
+fn input_transform(
+    rows: &mut [f32],
+    stride: usize,
+    panels: usize,
+    v: &mut [f32],
+    region: usize,
+    first: usize,
+    kc_nr: usize,
+) {
+    let len = panels * NR + 1;
+    let (d, a) = rows.split_at_mut(8 * stride);
+    // Bᵀ down the patch columns, once per padded column (even and odd arrays alike):
+    // a_i = row i of Bᵀ d, stored like the E/O rows (a_i's E at 2i, O at 2i + 1).
+    for ph in 0..2 {
+        let r = |rr: usize| &d[(2 * rr + ph) * stride..][..len];
+        let (r0, r1, r2, r3) = (r(0), r(1), r(2), r(3));
+        let (a0, rest) = a[ph * stride..].split_at_mut(2 * stride);
+        let (a1, rest) = rest.split_at_mut(2 * stride);
+        let (a2, a3) = rest.split_at_mut(2 * stride);
+        let (a0, a1, a2, a3) = (
+            &mut a0[..len],
+            &mut a1[..len],
+            &mut a2[..len],
+            &mut a3[..len],
+        );
+        for t in 0..len {
+            a0[t] = r0[t] - r2[t];
+            a1[t] = r1[t] + r2[t];
+            a2[t] = r2[t] - r1[t];
+            a3[t] = r1[t] - r3[t];
+        }
+    }
+    // Then B across: tile t's row i is a_i's E[t], O[t], E[t+1], O[t+1].
+    for q in 0..panels {
+        let (t0, at) = (q * NR, first + q * kc_nr);
+        for i in 0..4 {
+            let e = &a[2 * i * stride + t0..];
+            let o = &a[(2 * i + 1) * stride + t0..];
+            let at = 4 * i * region + at;
+            combine::<false>(&mut v[at..], e, &e[1..]);
+            combine::<true>(&mut v[at + region..], o, &e[1..]);
+            combine::<false>(&mut v[at + 2 * region..], &e[1..], o);
+            combine::<false>(&mut v[at + 3 * region..], o, &o[1..]);
+        }
+    }
+}
+
+multiversion! {
+    /// `Y = Aᵀ m A + bias` of output channel row `at` of the 16 products (`region`
+    /// floats apart, `np` tiles, a multiple of `NR`): output rows `y0`, `y1` of the run,
+    /// columns interleaved (tile t's pixels at 2t, 2t+1).
+    fn output_transform(
+        m: &[f32],
+        region: usize,
+        at: usize,
+        np: usize,
+        bias: f32,
+        y0: &mut [f32],
+        y1: &mut [f32],
+    ) {
+        for q in 0..np / NR {
+            // s[a][j][t]: Aᵀ down the columns of the 4×4 product (a = output row).
+            let mut s = [[[0f32; NR]; 4]; 2];
+            for j in 0..4 {
+                let p = |i: usize| &m[(4 * i + j) * region + at + q * NR..][..NR];
+                let (m0, m1, m2, m3) = (p(0), p(1), p(2), p(3));
+                for t in 0..NR {
+                    s[0][j][t] = m0[t] + m1[t] + m2[t];
+                    s[1][j][t] = m1[t] - m2[t] - m3[t];
+                }
+            }
+            for (sa, ya) in s.iter().zip([&mut *y0, &mut *y1]) {
+                let ya = &mut ya[2 * q * NR..][..2 * NR];
+                for (t, px) in ya.chunks_exact_mut(2).enumerate() {
+                    px[0] = sa[0][t] + sa[1][t] + sa[2][t] + bias;
+                    px[1] = sa[1][t] - sa[2][t] - sa[3][t] + bias;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::conv::AutoPad;
+
+    /// cin, cout, h, w, pads (top, left, bottom, right), batch.
+    type Case = (usize, usize, usize, usize, [usize; 4], usize);
+
+    #[test]
+    fn winograd_matches_an_f64_reference() {
+        // Odd and even output sizes, runs shorter and longer than RUN tiles, no and
+        // asymmetric padding, more than one k block (cin > 256), a batch of two.
+        let cases: &[Case] = &[
+            (16, 16, 7, 9, [1, 1, 1, 1], 1),
+            (24, 17, 12, 80, [1, 1, 1, 1], 1),
+            (19, 24, 5, 70, [0, 0, 0, 0], 2),
+            (16, 18, 9, 33, [2, 0, 1, 2], 1),
+            (300, 16, 4, 6, [1, 1, 1, 1], 1),
+            (16, 16, 3, 301, [1, 1, 1, 1], 1),
+        ];
+        for &(c, cout, h, w, pads, n) in cases {
+            let val = |i: usize, a: usize, b: usize| ((i * a) % b) as f32 / b as f32 - 0.5;
+            let wv: Vec<f32> = (0..cout * c * 9).map(|i| val(i, 7, 31)).collect();
+            let bias: Vec<f32> = (0..cout).map(|i| val(i, 3, 11)).collect();
+            let x: Vec<f32> = (0..n * c * h * w).map(|i| val(i, 13, 97)).collect();
+            let geo = Geometry {
+                kernel: [3, 3],
+                strides: [1, 1],
+                pads,
+                dilations: [1, 1],
+                auto_pad: AutoPad::NotSet,
+            };
+            assert!(suits(&geo, 1, c, cout));
+            let r = geo.resolve(h, w, false).unwrap();
+            let wts = ConvWeights {
+                w: wv.clone(),
+                bias: bias.clone(),
+                cout,
+                cin_g: c,
+                packed: vec![],
+                winograd: vec![],
+            };
+            let u = transform_weights(&wv, cout, c);
+            // Relu as the fused chain: checks that `post` reaches every written pixel.
+            let post = vec![super::super::elementwise::Step::Relu];
+            let mut got = vec![f32::NAN; n * cout * r.oh * r.ow];
+            conv(&x, &mut got, &wts, &u, r, [n, c, h, w], &post);
+            for b in 0..n {
+                for co in 0..cout {
+                    for oy in 0..r.oh {
+                        for ox in 0..r.ow {
+                            let mut acc = bias[co] as f64;
+                            let mut mag = bias[co].abs() as f64;
+                            for ci in 0..c {
+                                for ky in 0..3 {
+                                    for kx in 0..3 {
+                                        let iy = (oy + ky) as isize - r.pt as isize;
+                                        let ix = (ox + kx) as isize - r.pl as isize;
+                                        if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize
+                                        {
+                                            continue;
+                                        }
+                                        let xv = x
+                                            [((b * c + ci) * h + iy as usize) * w + ix as usize]
+                                            as f64;
+                                        let p = wv[(co * c + ci) * 9 + ky * 3 + kx] as f64 * xv;
+                                        acc += p;
+                                        mag += p.abs();
+                                    }
+                                }
+                            }
+                            let want = acc.max(0.0);
+                            let g = got[((b * cout + co) * r.oh + oy) * r.ow + ox] as f64;
+                            // A few f32 roundings of the sum of magnitudes.
+                            assert!(
+                                (g - want).abs() <= 1e-6 * mag.max(1.0),
+                                "case {:?} image {b} channel {co} pixel ({oy}, {ox}): {g} vs {want}",
+                                (c, cout, h, w, pads, n)
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
