@@ -10,7 +10,10 @@
 //!   is still hot. Tiles run in parallel on the current rayon pool;
 //! * convs with a kernel larger than 1×1 (one group, any stride), where the CPU has
 //!   AVX2+FMA or AVX-512: direct convolution ([`direct_conv`]), which reads the taps from a
-//!   small ring of copied input rows instead of building im2col tiles, with the same bits.
+//!   small ring of copied input rows instead of building im2col tiles, with the same bits;
+//! * 3×3 stride-1 convs with at least 16 input and output channels (weights captured at
+//!   load): Winograd F(2×2, 3×3) ([`super::winograd`]), 2.25× fewer multiply-adds, on
+//!   every CPU; not the bits of the paths above, but within a few roundings of them.
 
 use super::elementwise::{apply_chain, Chain};
 use super::Input;

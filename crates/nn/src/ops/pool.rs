@@ -67,8 +67,27 @@ impl Pool2d {
                     })
                     .count()
             };
+        // MaxPool 2×2, stride 1, padded at the end only (v6 det's stem, SAME_UPPER): one
+        // pass per output row instead of a fill and four read-modify-write passes.
+        let max2x2 = kind == PoolKind::Max
+            && [kh, kw] == [2, 2]
+            && [sh, sw] == [1, 1]
+            && [dh, dw] == [1, 1]
+            && r.pt == 0
+            && r.pl == 0
+            && oh <= h
+            && ow <= w;
         let plane = |pc: usize, dst: &mut [f32]| {
             let src = &xd[pc * h * w..(pc + 1) * h * w];
+            if max2x2 {
+                for (oy, orow) in dst.chunks_exact_mut(ow).enumerate() {
+                    let r0 = &src[oy * w..][..w];
+                    // Below the last row lies padding: the window holds one row.
+                    let r1 = src.get((oy + 1) * w..(oy + 2) * w).unwrap_or(r0);
+                    max_2x2_row(orow, r0, r1);
+                }
+                return;
+            }
             // Window counts: only average pooling without padding in the count needs them.
             let counted = kind == PoolKind::Avg(false);
             let mut cnt_row = if counted { vec![0u32; ow] } else { Vec::new() };
@@ -179,6 +198,23 @@ multiversion! {
     }
 }
 
+multiversion! {
+    /// `dst[x]` = the NaN-propagating max of `r0` and `r1` at columns `x` and `x + 1`
+    /// (only `x` where `x + 1` is past the row: end padding). `dst` is at most as long as
+    /// the rows.
+    fn max_2x2_row(dst: &mut [f32], r0: &[f32], r1: &[f32]) {
+        let w = r0.len().min(r1.len());
+        let body = dst.len().min(w.saturating_sub(1));
+        let (a0, a1, b0, b1) = (&r0[..body], &r0[1..=body], &r1[..body], &r1[1..=body]);
+        for (x, d) in dst[..body].iter_mut().enumerate() {
+            *d = nan_max(nan_max(a0[x], b0[x]), nan_max(a1[x], b1[x]));
+        }
+        for (x, d) in dst.iter_mut().enumerate().skip(body) {
+            *d = nan_max(r0[x], r1[x]);
+        }
+    }
+}
+
 /// The larger of `a` and `b`, NaN if either is NaN (like onnxruntime's MaxPool). Written
 /// so that neither arm of the select is the destination's old value: `if v > d { v } else
 /// { d }` was compiled to masked stores, which are microcoded on AMD CPUs (v6 det's
@@ -230,6 +266,9 @@ mod tests {
     fn pools_match_a_plain_window_loop() {
         let cases: &[Case] = &[
             ([2, 2], [1, 1], [0, 0, 1, 1], 7, 11),
+            ([2, 2], [1, 1], [0, 0, 0, 0], 6, 40),
+            ([2, 2], [1, 1], [0, 0, 1, 1], 5, 1),
+            ([2, 2], [1, 1], [1, 0, 0, 1], 4, 9),
             ([2, 2], [2, 2], [0, 0, 0, 0], 6, 9),
             ([2, 2], [2, 2], [0, 0, 0, 0], 5, 10),
             ([3, 3], [2, 2], [1, 1, 1, 1], 9, 13),
