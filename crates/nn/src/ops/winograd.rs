@@ -72,7 +72,8 @@ pub(crate) fn transform_weights(w: &[f32], cout: usize, cin: usize) -> Vec<Packe
 /// Per-thread buffers, kept across calls.
 #[derive(Default)]
 struct Scratch {
-    /// The four input rows of one channel, even and odd padded columns.
+    /// One channel's four input rows as even and odd padded columns (`E_r`, `O_r`), then
+    /// `Bᵀ` down them (`a_i`, same layout): 16 arrays of `np + 1` floats.
     rows: Vec<f32>,
     /// `V`: 16 packed `cin × RUN` B operands.
     v: Vec<f32>,
@@ -128,9 +129,10 @@ pub(crate) fn conv(
                 tx0,
                 nt: RUN.min(tw - tx0),
             };
-            // SAFETY: this task owns output rows 2ty, 2ty+1 (those below oh) and columns
-            // 2tx0..2(tx0+nt) (those below ow) of every channel of image b.
+            // SAFETY: image b's output lies inside `out` (asserted above).
             let ob = unsafe { optr.get().add(b * cout * oh * ow) };
+            // SAFETY: this task alone owns output rows 2ty, 2ty+1 (those below oh) and
+            // columns 2tx0..2(tx0+nt) (those below ow) of every channel of image b.
             unsafe { run_tile(xb, ob, wts, u, r, [c, h, w], tile, post, s) };
         });
     };
