@@ -527,14 +527,10 @@ struct Window {
 #[cfg(target_arch = "x86_64")]
 impl Window {
     fn new(c: usize, geo: &Geometry, cols: usize) -> Window {
-        const LINE: usize = 16;
         let ([kh, kw], [dh, dw], [_, sw]) = (geo.kernel, geo.dilations, geo.strides);
         let span = (kh - 1) * dh + 1;
         let phase = cols + (kw - 1) * dw / sw;
-        let mut stride = (sw * phase).div_ceil(LINE) * LINE;
-        if (stride / LINE).is_multiple_of(2) {
-            stride += LINE;
-        }
+        let stride = odd_lines(sw * phase);
         let taps = (0..span)
             .map(|s0| {
                 (0..c * kh * kw)
@@ -617,14 +613,22 @@ multiversion! {
 
 /// A raw pointer that may cross threads; used only for disjoint tile writes.
 #[derive(Clone, Copy)]
-struct SyncPtr(*mut f32);
+pub(super) struct SyncPtr(pub(super) *mut f32);
 // SAFETY: only used to hand disjoint output regions to parallel tasks.
 unsafe impl Send for SyncPtr {}
 unsafe impl Sync for SyncPtr {}
 impl SyncPtr {
-    fn get(self) -> *mut f32 {
+    /// The pointer (a method, so that closures capture the whole `Sync` wrapper).
+    pub(super) fn get(self) -> *mut f32 {
         self.0
     }
+}
+
+/// `floats` rounded up to an odd number of 64-byte lines: buffers read side by side at
+/// that spacing (rows of a ring, operands of a batch) do not all map to the same L1 sets,
+/// as they would at a multiple of 4 KiB.
+pub(super) fn odd_lines(floats: usize) -> usize {
+    (floats.div_ceil(16) | 1) * 16
 }
 
 /// im2col as a [`PackB`] source: row `k` = (input channel, ky, kx), column = output

@@ -16,7 +16,7 @@
 //! models still match onnxruntime within 1e-4. The arithmetic per output element does not
 //! depend on how the work is split over threads.
 
-use super::conv::{ConvWeights, Geometry, Resolved};
+use super::conv::{odd_lines, ConvWeights, Geometry, Resolved, SyncPtr};
 use super::elementwise::{apply_chain, Chain};
 use crate::packed::{gemm_tile, panel_index, BSrc, PackedA, NR};
 use crate::simd::multiversion;
@@ -87,19 +87,6 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
-/// A raw output pointer handed to tasks that write disjoint tiles.
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-// SAFETY: only used for disjoint writes from parallel tasks.
-unsafe impl Send for OutPtr {}
-unsafe impl Sync for OutPtr {}
-impl OutPtr {
-    /// The pointer (a method, so that closures capture the whole `Sync` wrapper).
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
-
 /// The conv `x` (`[n, c, h, w]`) → `out` (`[n, cout, oh, ow]`) with `u` from
 /// [`transform_weights`], `wts.bias` and the fused `post` chain.
 pub(crate) fn conv(
@@ -117,7 +104,7 @@ pub(crate) fn conv(
     let (th, tw) = (oh.div_ceil(2), ow.div_ceil(2));
     let runs = tw.div_ceil(RUN);
     let tasks = n * th * runs;
-    let optr = OutPtr(out.as_mut_ptr());
+    let optr = SyncPtr(out.as_mut_ptr());
     let task = |t: usize| {
         let (b, rest) = (t / (th * runs), t % (th * runs));
         let (ty, tx0) = (rest / runs, (rest % runs) * RUN);
@@ -176,7 +163,7 @@ unsafe fn run_tile(
     // The 16 operands and products are written and read side by side; spaced an odd
     // number of cache lines apart (not a multiple of 4 KiB, e.g. 96 × 32 floats), they do
     // not all fall into the same L1 sets.
-    let (vreg, mreg) = (spaced(c * np), spaced(cout * np));
+    let (vreg, mreg) = (odd_lines(c * np), odd_lines(cout * np));
     s.v.resize(16 * vreg, 0.0);
     s.m.resize(16 * mreg, 0.0);
     let x0 = (2 * tile.tx0) as isize - r.pl as isize;
@@ -221,12 +208,6 @@ unsafe fn run_tile(
             }
         }
     }
-}
-
-/// `floats` rounded up to an odd number of 64-byte lines.
-fn spaced(floats: usize) -> usize {
-    let lines = floats.div_ceil(16);
-    (lines | 1) * 16
 }
 
 multiversion! {
