@@ -460,7 +460,7 @@ fn read_windowed_whole(
         if !r.windowed() {
             continue;
         }
-        let Some((o, _)) = r.clone().choose(r.preferred(0)) else {
+        let Some(o) = r.chosen(r.preferred(0)) else {
             continue;
         };
         // A reading that was already whole (short enough to need no window) is kept as is:
@@ -509,18 +509,14 @@ fn unanimous(readings: &[Readings], turns: QuarterTurns) -> bool {
 }
 
 /// True when some box read so far reads as a vertical column on an upright page (its
-/// column reading is the one [`Readings::choose`] keeps) and no tall box's turned line was
+/// column reading is the one [`Readings::chosen`]) and no tall box's turned line was
 /// flagged upside down by the classifier. A page turned 270° is the one that reads as
 /// columns too: the recognizer reads the cells of its sideways glyphs (turned clockwise) as
 /// confidently as upright ones, in reverse order, while the classifier flags its turned
 /// lines (read as 90° lines they are upside down). On the eval sets no column of an upright
 /// page was flagged.
 fn reads_columns(readings: &[Readings]) -> bool {
-    let column = |r: &Readings| {
-        r.clone()
-            .choose(r.preferred(0))
-            .is_some_and(|(o, _)| o == LineOrientation::Vertical)
-    };
+    let column = |r: &Readings| r.chosen(r.preferred(0)) == Some(LineOrientation::Vertical);
     readings.iter().any(column) && !readings.iter().any(Readings::flagged)
 }
 
@@ -873,13 +869,19 @@ impl Readings {
         }
     }
 
-    /// The preferred reading unless another is clearly more confident.
-    fn choose(self, preferred: LineOrientation) -> Option<(LineOrientation, Decoded)> {
+    /// The orientation [`Readings::choose`] keeps: the preferred one unless another reads
+    /// clearly more confidently.
+    fn chosen(&self, preferred: LineOrientation) -> Option<LineOrientation> {
         let (best_o, best) = self.best()?;
-        let o = match self.get(preferred) {
+        Some(match self.get(preferred) {
             Some(p) if p.confidence + PREFERENCE_MARGIN >= best.confidence => preferred,
             _ => best_o,
-        };
+        })
+    }
+
+    /// The preferred reading unless another is clearly more confident.
+    fn choose(self, preferred: LineOrientation) -> Option<(LineOrientation, Decoded)> {
+        let o = self.chosen(preferred)?;
         let mut all = self.0;
         Some((o, all[o.index()].take()?))
     }
