@@ -198,6 +198,12 @@ pub(crate) unsafe fn gemm_tile(
     if scratch.len() < need {
         scratch.resize(need, 0.0);
     }
+    if let BSrc::Panels(data, np) = b {
+        assert!(
+            j0 == 0 && np >= nc && data.len() >= k * np,
+            "B panels too short"
+        );
+    }
     loop {
         let kc = KC.min(k - k0);
         let tile: &[f32] = match b {
@@ -208,13 +214,7 @@ pub(crate) unsafe fn gemm_tile(
                 scratch
             }
             BSrc::Pre(pb) => pb.block(k0, kc, j0),
-            BSrc::Panels(data, np) => {
-                assert!(
-                    j0 == 0 && np >= nc && data.len() >= k * np,
-                    "B panels too short"
-                );
-                &data[k0 * np..(k0 + kc) * np]
-            }
+            BSrc::Panels(data, np) => &data[k0 * np..(k0 + kc) * np],
         };
         let block = KBlock {
             a,
@@ -975,11 +975,12 @@ unsafe fn kernel_avx2<B: BRows>(kc: usize, a: *const f32, b: B, t: Tile, bias: &
             // The tile's lines of C are only written, at the end: fetch them for writing
             // now, so that the misses overlap the k loop instead of stalling the stores
             // (15 % of a 320-row MatMul whose C is larger than L2).
-            for r in 0..t.rows {
+            let fetch_row = |r: usize| {
                 let row = t.c.wrapping_add(r * t.ldc);
                 _mm_prefetch::<_MM_HINT_ET0>(row.cast());
                 _mm_prefetch::<_MM_HINT_ET0>(row.wrapping_add(t.cols - 1).cast());
-            }
+            };
+            (0..t.rows).for_each(fetch_row);
             // A short k loop (a 1×1 conv over 16–96 channels: a few hundred cycles) ends
             // before such a miss returns; then also fetch the lines of the tile below,
             // which the next call (the next A panel) writes, so they have a whole call of
@@ -987,11 +988,7 @@ unsafe fn kernel_avx2<B: BRows>(kc: usize, a: *const f32, b: B, t: Tile, bias: &
             // never faults or changes memory. (v4 det 0.96 of before, 5 of 8 rounds; a
             // one-node 16 → 32 1×1 conv at 480², 0.96, 7 of 8.)
             if kc < 128 {
-                for r in MR..2 * MR {
-                    let row = t.c.wrapping_add(r * t.ldc);
-                    _mm_prefetch::<_MM_HINT_ET0>(row.cast());
-                    _mm_prefetch::<_MM_HINT_ET0>(row.wrapping_add(t.cols - 1).cast());
-                }
+                (MR..2 * MR).for_each(fetch_row);
             }
         }
         for r in 0..MR {

@@ -256,15 +256,7 @@ impl Conv {
             }
             let geo = &self.geo;
             if !wts.winograd.is_empty() {
-                super::winograd::conv(
-                    xd,
-                    &mut out,
-                    wts,
-                    &wts.winograd,
-                    r,
-                    [n, c, h, w],
-                    &self.post,
-                );
+                super::winograd::conv(xd, &mut out, wts, r, [n, c, h, w], &self.post);
                 return Ok(Tensor::F32(f32_array(&out_shape, out)));
             }
             #[cfg(target_arch = "x86_64")]
@@ -677,7 +669,7 @@ multiversion! {
 /// returns that count. A pair-copy loop that vectorizes (even/odd shuffles) when inlined
 /// into a dispatched kernel.
 #[inline(always)]
-fn split_pairs(src: &[f32], even: &mut [f32], odd: &mut [f32]) -> usize {
+pub(super) fn split_pairs(src: &[f32], even: &mut [f32], odd: &mut [f32]) -> usize {
     let pairs = (src.len() / 2).min(even.len()).min(odd.len());
     for ((e, o), p) in even[..pairs]
         .iter_mut()

@@ -16,7 +16,7 @@
 //! models still match onnxruntime within 1e-4. The arithmetic per output element does not
 //! depend on how the work is split over threads.
 
-use super::conv::{odd_lines, ConvWeights, Geometry, Resolved, SyncPtr};
+use super::conv::{odd_lines, split_pairs, ConvWeights, Geometry, Resolved, SyncPtr};
 use super::elementwise::{apply_chain, Chain};
 use crate::packed::{gemm_tile, panel_index, BSrc, PackedA, NR};
 use crate::simd::multiversion;
@@ -87,18 +87,17 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
-/// The conv `x` (`[n, c, h, w]`) → `out` (`[n, cout, oh, ow]`) with `u` from
+/// The conv `x` (`[n, c, h, w]`) → `out` (`[n, cout, oh, ow]`) with `wts.winograd` from
 /// [`transform_weights`], `wts.bias` and the fused `post` chain.
 pub(crate) fn conv(
     x: &[f32],
     out: &mut [f32],
     wts: &ConvWeights,
-    u: &[PackedA],
     r: Resolved,
     [n, c, h, w]: [usize; 4],
     post: &Chain,
 ) {
-    let (oh, ow, cout) = (r.oh, r.ow, wts.cout);
+    let (oh, ow, cout, u) = (r.oh, r.ow, wts.cout, &wts.winograd[..]);
     assert!(u.len() == 16 && u[0].m == cout && u[0].k == c);
     assert!(x.len() >= n * c * h * w && out.len() >= n * cout * oh * ow);
     let (th, tw) = (oh.div_ceil(2), ow.div_ceil(2));
@@ -275,15 +274,11 @@ fn split_padded(row: &[f32], x0: isize, e: &mut [f32], o: &mut [f32]) {
     }
     if hi > lo {
         let start = (x0 + 2 * lo as isize) as usize;
-        let src = &row[start..start + 2 * (hi - lo)];
-        for ((e, o), p) in e[lo..hi]
-            .iter_mut()
-            .zip(&mut o[lo..hi])
-            .zip(src.chunks_exact(2))
-        {
-            *e = p[0];
-            *o = p[1];
-        }
+        split_pairs(
+            &row[start..start + 2 * (hi - lo)],
+            &mut e[lo..hi],
+            &mut o[lo..hi],
+        );
     }
 }
 
@@ -484,13 +479,12 @@ mod tests {
                 cout,
                 cin_g: c,
                 packed: vec![],
-                winograd: vec![],
+                winograd: transform_weights(&wv, cout, c),
             };
-            let u = transform_weights(&wv, cout, c);
             // Relu as the fused chain: checks that `post` reaches every written pixel.
             let post = vec![super::super::elementwise::Step::Relu];
             let mut got = vec![f32::NAN; n * cout * r.oh * r.ow];
-            conv(&x, &mut got, &wts, &u, r, [n, c, h, w], &post);
+            conv(&x, &mut got, &wts, r, [n, c, h, w], &post);
             for b in 0..n {
                 for co in 0..cout {
                     for oy in 0..r.oh {
