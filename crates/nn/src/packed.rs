@@ -781,7 +781,7 @@ pub(crate) fn matmul(
         None => BSrc::Pack(&mat),
     };
     let ntiles = n.div_ceil(MATMUL_TILE);
-    let cptr = SendPtr(c.as_mut_ptr());
+    let cptr = SyncPtr(c.as_mut_ptr());
     let tile = |t: usize, scratch: &mut Vec<f32>| {
         let j0 = t * MATMUL_TILE;
         let nc = MATMUL_TILE.min(n - j0);
@@ -820,14 +820,16 @@ pub(crate) fn matmul(
     }
 }
 
-/// A raw pointer that may cross threads (tasks write disjoint regions).
+/// A raw pointer that may cross threads; used only for disjoint tile writes (the GEMM's
+/// column tiles, the convolutions' output tiles).
 #[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
+pub(crate) struct SyncPtr(pub(crate) *mut f32);
 // SAFETY: only used to hand disjoint output regions to parallel tasks.
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
-impl SendPtr {
-    fn get(self) -> *mut f32 {
+unsafe impl Send for SyncPtr {}
+unsafe impl Sync for SyncPtr {}
+impl SyncPtr {
+    /// The pointer (a method, so that closures capture the whole `Sync` wrapper).
+    pub(crate) fn get(self) -> *mut f32 {
         self.0
     }
 }

@@ -18,7 +18,7 @@
 use super::elementwise::{apply_chain, Chain};
 use super::Input;
 use crate::exec::BufPool;
-use crate::packed::{gemm_tile, BSrc, MatB, PackB, PackedA, MR, NR};
+use crate::packed::{gemm_tile, BSrc, MatB, PackB, PackedA, SyncPtr, MR, NR};
 use crate::simd::multiversion;
 use crate::tensor::{checked_numel, data, f32_array, Tensor};
 use rayon::prelude::*;
@@ -600,19 +600,6 @@ multiversion! {
                 }
             }
         }
-    }
-}
-
-/// A raw pointer that may cross threads; used only for disjoint tile writes.
-#[derive(Clone, Copy)]
-pub(super) struct SyncPtr(pub(super) *mut f32);
-// SAFETY: only used to hand disjoint output regions to parallel tasks.
-unsafe impl Send for SyncPtr {}
-unsafe impl Sync for SyncPtr {}
-impl SyncPtr {
-    /// The pointer (a method, so that closures capture the whole `Sync` wrapper).
-    pub(super) fn get(self) -> *mut f32 {
-        self.0
     }
 }
 

@@ -16,9 +16,9 @@
 //! models still match onnxruntime within 1e-4. The arithmetic per output element does not
 //! depend on how the work is split over threads.
 
-use super::conv::{odd_lines, split_pairs, ConvWeights, Geometry, Resolved, SyncPtr};
+use super::conv::{odd_lines, split_pairs, ConvWeights, Geometry, Resolved};
 use super::elementwise::{apply_chain, Chain};
-use crate::packed::{gemm_tile, panel_index, BSrc, PackedA, NR};
+use crate::packed::{gemm_tile, panel_index, BSrc, PackedA, SyncPtr, NR};
 use crate::simd::multiversion;
 use rayon::prelude::*;
 
