@@ -37,7 +37,7 @@ def save(out_dir, name, nodes, inits, in_shape, out_name):
         [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, [None] * len(in_shape))],
         inits,
     )
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)])
     m.ir_version = 8
     onnx.checker.check_model(m)
     path = os.path.join(out_dir, name + ".onnx")
@@ -61,8 +61,8 @@ def conv(out_dir, name, cin, cout, k, stride=1, pad=None, group=1, act=None):
         )
     ]
     out = "c"
-    if act == "Relu":
-        nodes.append(helper.make_node("Relu", ["c"], ["y"]))
+    if act in ("Relu", "HardSwish"):
+        nodes.append(helper.make_node(act, ["c"], ["y"]))
         out = "y"
     return save(out_dir, name, nodes, [w, b], [1, cin, None, None], out)
 
@@ -77,6 +77,8 @@ def main():
                  "1,48,480,480", "v6 det Conv.3 (direct, stride 2)"))
     rows.append((conv(out_dir, "conv1x1_16to32", 16, 32, 1),
                  "1,16,480,480", "v4 det p2o.Conv.2 (short k loop)"))
+    rows.append((conv(out_dir, "conv1x1_16to32_hswish", 16, 32, 1, act="HardSwish"),
+                 "1,16,480,480", "v4 det p2o.Conv.2 with its fused activation"))
     rows.append((conv(out_dir, "conv1x1_192to384", 192, 384, 1),
                  "1,192,6,80", "v6 rec Conv.22 and its kind (1x1 GEMM)"))
     rows.append((conv(out_dir, "dw7x7_96", 96, 96, 7, group=96),
