@@ -65,6 +65,11 @@ pub(crate) fn prepare(g: &mut Graph, optimize: bool) -> Result<(), Error> {
     remove_dead(g);
     flush_subnormal_constants(g);
     capture_conv_weights(g)?;
+    // `WENZI_NN_BANDS=0` (read at each load) keeps every conv its own node: for timing the
+    // banded chains against the plain ones in one process (`examples/ab_bands.rs`).
+    if std::env::var("WENZI_NN_BANDS").as_deref() != Ok("0") {
+        fuse_conv_bands(g);
+    }
     drop_unused_constants(g);
     Ok(())
 }
@@ -172,6 +177,7 @@ pub(crate) fn describe(op: &Op) -> String {
         Op::Unary(c) => format!("Unary{}", chain_label(c)),
         Op::Binary(k, c) => format!("{k:?}{}", chain_label(c)),
         Op::Conv(c) => format!("Conv{}", chain_label(&c.post)),
+        Op::Bands(b) => format!("Bands×{}", b.stages.len()),
         Op::MatMul(m) => format!(
             "MatMul{}{}",
             if m.bias.is_some() { "+bias" } else { "" },
@@ -990,6 +996,85 @@ fn capture_conv_weights(g: &mut Graph) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Most weights (floats) a banded chain may have: every band reads all of them again, so
+/// chains of deep convs (v4 det's 192-channel stage at 60², 680 KB of weights) ran 1.4×
+/// slower in bands than whole, while the stems (22–60 KB) gain.
+const BAND_MAX_WEIGHTS: usize = 16 << 10;
+
+/// Fuses each chain of two or more convs (weights captured) in which every output but the
+/// last is read only by the next conv, and is not a graph output, into one
+/// [`Op::Bands`] node, which runs the chain a band of rows at a time (see `ops/bands.rs`).
+/// The fused node takes the first conv's place and name; a chain depends only on its
+/// first input, so running it there keeps the node order topological.
+fn fuse_conv_bands(g: &mut Graph) {
+    let weight_len = |op: &Op| match op {
+        Op::Conv(c) => c.weights.as_ref().map_or(0, |w| w.w.len()),
+        _ => 0,
+    };
+    let mut uses = vec![0usize; g.names.len()];
+    for n in &g.nodes {
+        for v in n.inputs.iter().flatten() {
+            uses[*v] += 1;
+        }
+    }
+    for (_, v) in &g.outputs {
+        uses[*v] += 1;
+    }
+    let mut consumer = vec![None; g.names.len()];
+    for (j, n) in g.nodes.iter().enumerate() {
+        for v in n.inputs.iter().flatten() {
+            consumer[*v] = Some(j);
+        }
+    }
+    let stage = |n: &Node| {
+        matches!(&n.op, Op::Conv(c) if c.weights.is_some())
+            && n.inputs.len() == 1
+            && n.outputs.len() == 1
+    };
+    let mut dead = vec![false; g.nodes.len()];
+    for j in 0..g.nodes.len() {
+        if dead[j] || !stage(&g.nodes[j]) {
+            continue;
+        }
+        let mut chain = vec![j];
+        let mut weights = weight_len(&g.nodes[j].op);
+        loop {
+            let out = g.nodes[*chain.last().expect("non-empty")].outputs[0];
+            match consumer[out] {
+                Some(k)
+                    if uses[out] == 1
+                        && !dead[k]
+                        && stage(&g.nodes[k])
+                        && g.nodes[k].inputs[0] == Some(out)
+                        && weights + weight_len(&g.nodes[k].op) <= BAND_MAX_WEIGHTS =>
+                {
+                    weights += weight_len(&g.nodes[k].op);
+                    chain.push(k)
+                }
+                _ => break,
+            }
+        }
+        if chain.len() < 2 {
+            continue;
+        }
+        let stages = chain
+            .iter()
+            .map(|&k| match &g.nodes[k].op {
+                Op::Conv(c) => c.clone(),
+                _ => unreachable!("checked by `stage`"),
+            })
+            .collect();
+        let outputs = g.nodes[*chain.last().expect("non-empty")].outputs.clone();
+        for &k in &chain[1..] {
+            dead[k] = true;
+        }
+        let first = &mut g.nodes[j];
+        first.op = Op::Bands(crate::ops::bands::Bands { stages });
+        first.outputs = outputs;
+    }
+    compact(g, &dead);
 }
 
 #[allow(dead_code)]

@@ -94,6 +94,7 @@ pub(crate) fn flops(op: &Op, inputs: &[Option<Vec<usize>>], output: &[usize]) ->
             let [kh, kw] = c.geo.kernel;
             Some(2 * prod(output) * (cin_g * kh * kw) as u64)
         }
+        Op::Bands(b) => b.flops(input(0)?),
         Op::ConvTranspose(c) => {
             let cout_g = match (&c.weights, input(1)) {
                 (Some(w), _) => w.cout_g,

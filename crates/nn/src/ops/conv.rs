@@ -206,6 +206,35 @@ pub(crate) struct Conv {
 /// packed B tile is 256 KiB and stays in L2.
 const TILE_N: usize = 256;
 
+/// Where a conv writes: planes of `oh × ow` floats (one per image and output channel), plane
+/// `i` at `ptr + i · stride`. A whole tensor has `stride = oh · ow`; a band of rows written
+/// into a taller tensor has the taller planes' stride.
+#[derive(Clone, Copy)]
+pub(crate) struct Planes {
+    pub ptr: SyncPtr,
+    pub stride: usize,
+}
+
+impl Planes {
+    /// The planes of a whole tensor held in `out`.
+    pub fn of(out: &mut [f32], plane: usize) -> Planes {
+        Planes {
+            ptr: SyncPtr(out.as_mut_ptr()),
+            stride: plane,
+        }
+    }
+
+    /// Plane `i` (`len` floats).
+    ///
+    /// # Safety
+    /// As the contract of the call that was handed these planes: plane `i` is valid for
+    /// `len` floats and no other thread touches it while the slice lives.
+    pub unsafe fn plane<'a>(self, i: usize, len: usize) -> &'a mut [f32] {
+        // SAFETY: the caller's contract.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.get().add(i * self.stride), len) }
+    }
+}
+
 impl Conv {
     pub fn run(&self, inputs: &[Input<'_>], alloc: &mut BufPool) -> Result<Tensor, String> {
         let owned;
@@ -239,25 +268,51 @@ impl Conv {
             ));
         }
         let r = self.geo.resolve(h, w, false)?;
-        let (oh, ow) = (r.oh, r.ow);
-        let out_shape = [n, wts.cout, oh, ow];
+        let out_shape = [n, wts.cout, r.oh, r.ow];
         let mut out = alloc.take(checked_numel(&out_shape)?);
-        if out.is_empty() {
-            return Ok(Tensor::F32(f32_array(&out_shape, out)));
+        if !out.is_empty() {
+            if wts.packed.len() != g && !(wts.cin_g == 1 && wts.cout == g) {
+                return Err("internal: conv weights are not packed".into());
+            }
+            let planes = Planes::of(&mut out, r.oh * r.ow);
+            // SAFETY: `planes` covers `out`, which this call holds exclusively.
+            unsafe { self.compute(wts, data(x), [n, c, h, w], r, planes, alloc) };
         }
-        let xd = data(x);
+        Ok(Tensor::F32(f32_array(&out_shape, out)))
+    }
+
+    /// The convolution of `x` (`[n, c, h, w]`, checked against the weights by the caller)
+    /// into the `n · cout` planes of `out`, with `r` giving the output size and the top and
+    /// left padding; input rows past the bottom (and columns past the right) read as zero
+    /// padding. [`super::bands`] calls it on bands of rows with a band's own `r`, writing
+    /// into the next stage's input rows or the chain's output.
+    ///
+    /// # Safety
+    /// Every plane `i < n · cout` of `out` must be valid for writes of `r.oh · r.ow`
+    /// floats, and no other thread may access them during the call.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) unsafe fn compute(
+        &self,
+        wts: &ConvWeights,
+        xd: &[f32],
+        [n, c, h, w]: [usize; 4],
+        r: Resolved,
+        out: Planes,
+        alloc: &mut BufPool,
+    ) {
+        let g = self.group;
+        let (oh, ow) = (r.oh, r.ow);
         let cout_g = wts.cout / g;
         let [kh, kw] = self.geo.kernel;
         if wts.cin_g == 1 && cout_g == 1 {
-            depthwise(xd, &mut out, wts, &self.geo, r, [n, c, h, w], &self.post);
+            // SAFETY: forwarded contract.
+            unsafe { depthwise(xd, out, wts, &self.geo, r, [n, c, h, w], &self.post) };
         } else {
-            if wts.packed.len() != g {
-                return Err("internal: conv weights are not packed".into());
-            }
             let geo = &self.geo;
             if !wts.winograd.is_empty() {
-                super::winograd::conv(xd, &mut out, wts, r, [n, c, h, w], &self.post);
-                return Ok(Tensor::F32(f32_array(&out_shape, out)));
+                // SAFETY: forwarded contract.
+                unsafe { super::winograd::conv(xd, out, wts, r, [n, c, h, w], &self.post) };
+                return;
             }
             #[cfg(target_arch = "x86_64")]
             if g == 1
@@ -265,8 +320,9 @@ impl Conv {
                 && wts.packed.len() == 1
                 && crate::packed::direct_block().is_some()
             {
-                direct_conv(xd, &mut out, wts, geo, r, [n, c, h, w], &self.post);
-                return Ok(Tensor::F32(f32_array(&out_shape, out)));
+                // SAFETY: forwarded contract.
+                unsafe { direct_conv(xd, out, wts, geo, r, [n, c, h, w], &self.post) };
+                return;
             }
             let npix = oh * ow;
             let direct = kh == 1
@@ -287,7 +343,7 @@ impl Conv {
                 None
             };
             let xd: &[f32] = xde.as_deref().unwrap_or(xd);
-            let threads = rayon::current_num_threads();
+            let threads = super::threads();
             let per_image = n * g;
             let tile = TILE_N.min(npix.div_ceil(NR) * NR).max(NR);
             let ntiles = npix.div_ceil(tile);
@@ -299,8 +355,8 @@ impl Conv {
             }
             let mb = cout_g.div_ceil(mblocks).div_ceil(MR) * MR;
             let mblocks = cout_g.div_ceil(mb);
-            let out_ptr = SyncPtr(out.as_mut_ptr());
-            let out_len = out.len();
+            let out_ptr = out.ptr;
+            let ps = out.stride;
             let tasks = per_image * ntiles * mblocks;
             let run_task = |t: usize, scratch: &mut Vec<f32>| {
                 let ti = t % ntiles;
@@ -314,8 +370,7 @@ impl Conv {
                 let mn = mb.min(cout_g - m0);
                 let xin =
                     &xd[(b * c + gi * wts.cin_g) * h * w..(b * c + (gi + 1) * wts.cin_g) * h * w];
-                let base = (b * wts.cout + gi * cout_g) * npix;
-                assert!(base + (m0 + mn - 1) * npix + p0 + pn <= out_len);
+                let base = (b * wts.cout + gi * cout_g) * ps;
                 let bias = &wts.bias[gi * cout_g..(gi + 1) * cout_g];
                 let cols;
                 let mat = MatB {
@@ -339,8 +394,8 @@ impl Conv {
                     BSrc::Pack(&cols)
                 };
                 // SAFETY: tasks own disjoint (channel-range × pixel-range) tiles of `out`:
-                // rows m0..m0+mn × columns p0..p0+pn of this image/group, in bounds by the
-                // assert above.
+                // pixels p0..p0+pn < oh·ow of planes m0..m0+mn of this image/group, valid
+                // by the contract.
                 unsafe {
                     gemm_tile(
                         &wts.packed[gi],
@@ -351,7 +406,7 @@ impl Conv {
                         p0,
                         pn,
                         out_ptr.get().add(base + p0),
-                        npix,
+                        ps,
                         scratch,
                     )
                 };
@@ -360,7 +415,7 @@ impl Conv {
                         // SAFETY: the same tile, one row at a time; no other task touches it.
                         let row = unsafe {
                             std::slice::from_raw_parts_mut(
-                                out_ptr.get().add(base + j * npix + p0),
+                                out_ptr.get().add(base + j * ps + p0),
                                 pn,
                             )
                         };
@@ -379,7 +434,6 @@ impl Conv {
                 alloc.give(buf);
             }
         }
-        Ok(Tensor::F32(f32_array(&out_shape, out)))
     }
 }
 
@@ -411,11 +465,15 @@ fn with_scratch<R>(f: impl FnOnce(&mut (Vec<f32>, Vec<f32>)) -> R) -> R {
 /// pixels) put the same tap of every channel in the same few L1 sets; v6 det's narrow
 /// 3×3 convs ran at 20–30 % of peak. The ring's row stride is an odd number of cache lines,
 /// which spreads the rows over all sets, and each input row is copied about once.
+///
+/// # Safety
+/// As [`Conv::compute`]: `out`'s `n · cout` planes are valid for `oh · ow` floats each and
+/// exclusively this call's.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
-fn direct_conv(
+unsafe fn direct_conv(
     x: &[f32],
-    out: &mut [f32],
+    out: Planes,
     wts: &ConvWeights,
     geo: &Geometry,
     r: Resolved,
@@ -424,10 +482,9 @@ fn direct_conv(
 ) {
     let ([kh, _], [dh, _], [sh, _]) = (geo.kernel, geo.dilations, geo.strides);
     let (oh, ow, cout) = (r.oh, r.ow, wts.cout);
-    let npix = oh * ow;
     let block = crate::packed::direct_block().expect("a direct kernel on this CPU");
     let win = Window::new(c, geo, ow.div_ceil(block) * block);
-    let threads = rayon::current_num_threads();
+    let threads = super::threads();
     // A few bands per thread for balance; each band re-reads the rows above its first
     // output row once.
     let bands = if threads > 1 {
@@ -438,7 +495,8 @@ fn direct_conv(
     let band_rows = oh.div_ceil(bands.max(1));
     for b in 0..n {
         let xb = &x[b * c * h * w..(b + 1) * c * h * w];
-        let out_ptr = SyncPtr(out[b * cout * npix..].as_mut_ptr());
+        // SAFETY: image b's planes, by the contract.
+        let out_ptr = SyncPtr(unsafe { out.ptr.get().add(b * cout * out.stride) });
         let band = |bi: usize| {
             with_scratch(|s| {
                 let buf = &mut s.0;
@@ -470,7 +528,7 @@ fn direct_conv(
                             &wts.bias,
                             ow,
                             out_ptr.get().add(oy * ow),
-                            npix,
+                            out.stride,
                         )
                     };
                     if !post.is_empty() {
@@ -478,7 +536,7 @@ fn direct_conv(
                             // SAFETY: the same row of channel co, written just above.
                             let seg = unsafe {
                                 std::slice::from_raw_parts_mut(
-                                    out_ptr.get().add(co * npix + oy * ow),
+                                    out_ptr.get().add(co * out.stride + oy * ow),
                                     ow,
                                 )
                             };
@@ -673,7 +731,7 @@ pub(super) fn split_pairs(src: &[f32], even: &mut [f32], odd: &mut [f32]) -> usi
 fn deinterleave_rows(x: &[f32], w: usize, out: &mut [f32]) {
     // 64 KiB of rows per task: enough to amortize a task, small enough to spread.
     let rows = (16384 / w.max(1)).max(1) * w;
-    if rayon::current_num_threads() > 1 && x.len() > 1 << 16 {
+    if super::threads() > 1 && x.len() > 1 << 16 {
         x.par_chunks(rows)
             .zip(out.par_chunks_mut(rows))
             .for_each(|(s, d)| deinterleave_block(s, w, d));
@@ -874,9 +932,13 @@ impl PackB for Im2col<'_> {
 }
 
 /// Direct depthwise convolution (one input channel per output channel).
-fn depthwise(
+///
+/// # Safety
+/// As [`Conv::compute`]: `out`'s `n · c` planes are valid for `oh · ow` floats each and
+/// exclusively this call's.
+unsafe fn depthwise(
     x: &[f32],
-    out: &mut [f32],
+    out: Planes,
     wts: &ConvWeights,
     geo: &Geometry,
     r: Resolved,
@@ -919,14 +981,15 @@ fn depthwise(
         });
         apply_chain(post, dst);
     };
-    if rayon::current_num_threads() > 1 && out.len() > 4096 {
-        out.par_chunks_mut(oh * ow)
-            .enumerate()
-            .for_each(|(bc, dst)| plane(bc, dst));
+    let planes = dims[0] * c;
+    // SAFETY: plane bc of the contract's planes, one task per plane.
+    let dst = |bc: usize| unsafe { out.plane(bc, oh * ow) };
+    if super::threads() > 1 && planes * oh * ow > 4096 {
+        (0..planes)
+            .into_par_iter()
+            .for_each(|bc| plane(bc, dst(bc)));
     } else {
-        for (bc, dst) in out.chunks_mut(oh * ow).enumerate() {
-            plane(bc, dst);
-        }
+        (0..planes).for_each(|bc| plane(bc, dst(bc)));
     }
 }
 
@@ -1717,7 +1780,9 @@ mod tests {
             let (wts, geo, r, x, want) = case_data(case);
             let &(c, cout, h, w, ..) = case;
             let mut got = vec![f32::NAN; cout * r.oh * r.ow];
-            direct_conv(&x, &mut got, &wts, &geo, r, [1, c, h, w], &Vec::new());
+            let planes = Planes::of(&mut got, r.oh * r.ow);
+            // SAFETY: the planes cover `got`.
+            unsafe { direct_conv(&x, planes, &wts, &geo, r, [1, c, h, w], &Vec::new()) };
             assert_same_bits(case, &got, &want);
         }
     }

@@ -3,6 +3,7 @@
 //! Each op is a plain enum variant holding its parsed attributes, so dispatch is a
 //! single `match` and the optimizer can pattern-match on ops directly.
 
+pub(crate) mod bands;
 pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub(crate) mod math;
@@ -19,6 +20,30 @@ use crate::tensor::{data, Tensor};
 use conv::{AutoPad, Conv, ConvTranspose, Geometry};
 use elementwise::{BinKind, Chain, Step};
 use pool::{Pool2d, PoolKind};
+
+thread_local! {
+    /// Set while this thread runs a task that is already one of several parallel tasks
+    /// (a band segment, [`bands`]): ops then keep their work on this thread.
+    static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Threads an op may split its work over: the rayon pool's, or 1 inside a task that
+/// already has a thread of its own (see [`serial`]).
+pub(crate) fn threads() -> usize {
+    if SERIAL.get() {
+        1
+    } else {
+        rayon::current_num_threads()
+    }
+}
+
+/// Runs `f` with [`threads`] reporting 1 on this thread.
+pub(crate) fn serial<R>(f: impl FnOnce() -> R) -> R {
+    let before = SERIAL.replace(true);
+    let r = f();
+    SERIAL.set(before);
+    r
+}
 
 /// A node input at run time: borrowed from the value table, or moved out of it because
 /// this node is its last consumer (which lets elementwise ops work in place).
@@ -63,6 +88,8 @@ impl<'a> Input<'a> {
 #[derive(Clone, Debug)]
 pub(crate) enum Op {
     Conv(Conv),
+    /// A chain of convs run a band of rows at a time (fused at load).
+    Bands(bands::Bands),
     ConvTranspose(ConvTranspose),
     BatchNorm {
         eps: f32,
@@ -423,6 +450,7 @@ impl Op {
         }
         let out = match self {
             Op::Conv(c) => c.run(inputs, alloc)?,
+            Op::Bands(b) => b.run(req(inputs, 0)?.as_f32()?, alloc)?,
             Op::ConvTranspose(c) => c.run(inputs, alloc)?,
             Op::BatchNorm { eps } => {
                 let x = req(inputs, 0)?.as_f32()?;

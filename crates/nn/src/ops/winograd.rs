@@ -16,9 +16,9 @@
 //! models still match onnxruntime within 1e-4. The arithmetic per output element does not
 //! depend on how the work is split over threads.
 
-use super::conv::{odd_lines, split_pairs, ConvWeights, Geometry, Resolved};
+use super::conv::{odd_lines, split_pairs, ConvWeights, Geometry, Planes, Resolved};
 use super::elementwise::{apply_chain, Chain};
-use crate::packed::{gemm_tile, panel_index, BSrc, PackedA, SyncPtr, NR};
+use crate::packed::{gemm_tile, panel_index, BSrc, PackedA, NR};
 use crate::simd::multiversion;
 use rayon::prelude::*;
 
@@ -87,11 +87,15 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
-/// The conv `x` (`[n, c, h, w]`) → `out` (`[n, cout, oh, ow]`) with `wts.winograd` from
-/// [`transform_weights`], `wts.bias` and the fused `post` chain.
-pub(crate) fn conv(
+/// The conv `x` (`[n, c, h, w]`) → `out` (`n · cout` planes of `oh × ow`) with
+/// `wts.winograd` from [`transform_weights`], `wts.bias` and the fused `post` chain.
+///
+/// # Safety
+/// As [`super::conv::Conv::compute`]: `out`'s planes are valid for `oh · ow` floats each
+/// and exclusively this call's.
+pub(crate) unsafe fn conv(
     x: &[f32],
-    out: &mut [f32],
+    out: Planes,
     wts: &ConvWeights,
     r: Resolved,
     [n, c, h, w]: [usize; 4],
@@ -99,11 +103,11 @@ pub(crate) fn conv(
 ) {
     let (oh, ow, cout, u) = (r.oh, r.ow, wts.cout, &wts.winograd[..]);
     assert!(u.len() == 16 && u[0].m == cout && u[0].k == c);
-    assert!(x.len() >= n * c * h * w && out.len() >= n * cout * oh * ow);
+    assert!(x.len() >= n * c * h * w);
     let (th, tw) = (oh.div_ceil(2), ow.div_ceil(2));
     let runs = tw.div_ceil(RUN);
     let tasks = n * th * runs;
-    let optr = SyncPtr(out.as_mut_ptr());
+    let (optr, ps) = (out.ptr, out.stride);
     let task = |t: usize| {
         let (b, rest) = (t / (th * runs), t % (th * runs));
         let (ty, tx0) = (rest / runs, (rest % runs) * RUN);
@@ -115,14 +119,14 @@ pub(crate) fn conv(
                 tx0,
                 nt: RUN.min(tw - tx0),
             };
-            // SAFETY: image b's output lies inside `out` (asserted above).
-            let ob = unsafe { optr.get().add(b * cout * oh * ow) };
+            // SAFETY: image b's planes, by the contract.
+            let ob = unsafe { optr.get().add(b * cout * ps) };
             // SAFETY: this task alone owns output rows 2ty, 2ty+1 (those below oh) and
             // columns 2tx0..2(tx0+nt) (those below ow) of every channel of image b.
-            unsafe { run_tile(xb, ob, wts, u, r, [c, h, w], tile, post, s) };
+            unsafe { run_tile(xb, ob, ps, wts, u, r, [c, h, w], tile, post, s) };
         });
     };
-    if tasks > 1 && rayon::current_num_threads() > 1 {
+    if tasks > 1 && super::threads() > 1 {
         (0..tasks).into_par_iter().for_each(task);
     } else {
         (0..tasks).for_each(task);
@@ -140,12 +144,14 @@ struct Tile {
 /// Input transform, 16 GEMMs, output transform (+ bias, + `post`) for one run of tiles.
 ///
 /// # Safety
-/// `ob` is one image's output (`cout × oh × ow`); no other thread touches the rows
-/// `2ty..2ty+2` × columns `2tx0..2(tx0+nt)` (clipped to `oh × ow`) of any channel.
+/// `ob` is one image's output (`cout` planes of `oh × ow`, `ps` apart); no other thread
+/// touches the rows `2ty..2ty+2` × columns `2tx0..2(tx0+nt)` (clipped to `oh × ow`) of any
+/// channel.
 #[allow(clippy::too_many_arguments)]
 unsafe fn run_tile(
     xb: &[f32],
     ob: *mut f32,
+    ps: usize,
     wts: &ConvWeights,
     u: &[PackedA],
     r: Resolved,
@@ -199,7 +205,7 @@ unsafe fn run_tile(
             // SAFETY: row oy0 + a < oh of channel co, columns ox0..ox0 + cols_out < ow:
             // this task's region.
             let dst = unsafe {
-                std::slice::from_raw_parts_mut(ob.add((co * oh + oy0 + a) * ow + ox0), cols_out)
+                std::slice::from_raw_parts_mut(ob.add(co * ps + (oy0 + a) * ow + ox0), cols_out)
             };
             dst.copy_from_slice(&ya[..cols_out]);
             if !post.is_empty() {
@@ -484,7 +490,9 @@ mod tests {
             // Relu as the fused chain: checks that `post` reaches every written pixel.
             let post = vec![super::super::elementwise::Step::Relu];
             let mut got = vec![f32::NAN; n * cout * r.oh * r.ow];
-            conv(&x, &mut got, &wts, r, [n, c, h, w], &post);
+            let planes = Planes::of(&mut got, r.oh * r.ow);
+            // SAFETY: the planes cover `got`.
+            unsafe { conv(&x, planes, &wts, r, [n, c, h, w], &post) };
             for b in 0..n {
                 for co in 0..cout {
                     for oy in 0..r.oh {
