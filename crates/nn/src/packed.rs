@@ -13,6 +13,8 @@
 //! The k loop order is fixed by `k` alone, so every element of `C` sees the same
 //! sequence of operations however the work is split across threads.
 
+use crate::ops::elementwise::{apply_chain, Step};
+
 /// Rows per A panel.
 pub(crate) const MR: usize = 6;
 /// Columns per B panel.
@@ -163,8 +165,11 @@ impl PackB for MatB<'_> {
 }
 
 /// Computes rows `m0..m0+mn` (a multiple of `MR` or the end of `A`) and columns
-/// `j0..j0+nc` of `C = A·B + bias`, with `C` row-major (row stride `ldc`); `c` points
-/// at element `(0, j0)`. `scratch` holds the packed B tile.
+/// `j0..j0+nc` of `C = post(A·B + bias)`, with `C` row-major (row stride `ldc`); `c`
+/// points at element `(0, j0)`. `scratch` holds the packed B tile. `post` (an elementwise
+/// chain) is applied to each register tile of the last k block before it is stored: a
+/// second pass over a tile of `C` whose rows lie a multiple of 4 KiB apart (480² and 240²
+/// channel planes) found them evicted from L1 by each other.
 ///
 /// # Safety
 /// `c` must be valid for writes over rows `m0..m0+mn`, columns `0..nc` relative to it
@@ -181,8 +186,10 @@ pub(crate) unsafe fn gemm_tile(
     c: *mut f32,
     ldc: usize,
     scratch: &mut Vec<f32>,
+    post: &[Step],
 ) {
     let k = a.k;
+    let (in_kernel, after) = split_post(post);
     let npanels = nc.div_ceil(NR);
     let p0 = m0 / MR;
     let p1 = (m0 + mn).div_ceil(MR);
@@ -228,6 +235,7 @@ pub(crate) unsafe fn gemm_tile(
             ldc,
             first,
             prefetch: matches!(b, BSrc::Pre(_)),
+            post: if k0 + kc >= k { in_kernel } else { &[] },
         };
         #[cfg(target_arch = "x86_64")]
         if avx512 {
@@ -247,6 +255,14 @@ pub(crate) unsafe fn gemm_tile(
         k0 += kc;
         if k0 >= k {
             break;
+        }
+    }
+    if !after.is_empty() {
+        for r in m0..(m0 + mn).min(a.m) {
+            // SAFETY: row r, columns 0..nc: the caller's region, written above.
+            apply_chain(after, unsafe {
+                std::slice::from_raw_parts_mut(c.add(r * ldc), nc)
+            });
         }
     }
 }
@@ -271,6 +287,8 @@ struct KBlock<'a> {
     /// `tile` runs on past this tile's columns (a B packed at load): prefetch the next
     /// B pair while multiplying this one.
     prefetch: bool,
+    /// The elementwise chain to apply before storing (the last k block's), else empty.
+    post: &'a [Step],
 }
 
 impl KBlock<'_> {
@@ -334,7 +352,19 @@ unsafe fn tile_portable(avx: bool, blk: &KBlock<'_>) {
             // caller's region, and panels hold kc*MR / kc*NR values.
             unsafe {
                 let cptr = blk.c.add(p * MR * ldc + q * NR);
-                kernel(avx, kc, ap, bp, NR, cptr, ldc, [rows, cols], first, bias_r)
+                kernel(
+                    avx,
+                    kc,
+                    ap,
+                    bp,
+                    NR,
+                    cptr,
+                    ldc,
+                    [rows, cols],
+                    first,
+                    bias_r,
+                    blk.post,
+                )
             };
         }
     }
@@ -391,6 +421,7 @@ unsafe fn tile_avx512(blk: &KBlock<'_>) {
                 } else {
                     kernel_512([ap(p)], kc, b0, b1, pf, tile_c, &bias_r);
                 }
+                post_rows(blk.post, tile_c);
             }
             p += if two { 2 } else { 1 };
         }
@@ -617,7 +648,7 @@ pub(crate) fn direct_block() -> Option<usize> {
     }
 }
 
-/// `C = A·B + bias` where row `k` of `B` at column `j` is `src[koff[k] + j]`: the im2col
+/// `C = post(A·B + bias)` where row `k` of `B` at column `j` is `src[koff[k] + j]`: the im2col
 /// matrix of a convolution read straight from zero-padded input rows laid out so that each
 /// tap's pixels are contiguous, for the output pixels of one row (`koff[k]` is tap `k`'s
 /// offset into `src`, relative to that output row's first pixel). Computes all rows of `A` and columns `0..nc` into `c` (row stride
@@ -637,6 +668,7 @@ pub(crate) fn direct_block() -> Option<usize> {
 /// `c` must be valid for writes of rows `0..a.m` (row stride `ldc`), columns `0..nc`, and
 /// no other thread may access those elements during the call.
 #[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn direct_rows(
     a: &PackedA,
     koff: &[usize],
@@ -645,6 +677,7 @@ pub(crate) unsafe fn direct_rows(
     nc: usize,
     c: *mut f32,
     ldc: usize,
+    post: &[Step],
 ) {
     if a.m == 0 || nc == 0 {
         return;
@@ -656,12 +689,14 @@ pub(crate) unsafe fn direct_rows(
     let last = koff.iter().max().copied().unwrap_or(0);
     assert!(last + reach <= src.len(), "direct conv: B out of bounds");
     let panels = a.m.div_ceil(MR);
+    let (in_kernel, after) = split_post(post);
     // k blocks outermost: one block's A panels (12 KiB per pair) and the input rows its
     // taps reach stay in L1 across the row's column blocks; the accumulators go through C
     // between blocks (an exact store and reload, so the bits do not change).
     let mut k0 = 0;
     while k0 < a.k {
         let kc = KC.min(a.k - k0);
+        let post = if k0 + kc >= a.k { in_kernel } else { &[] };
         let mut q = 0;
         while q < nc {
             let cols = (nc - q).min(block);
@@ -704,7 +739,7 @@ pub(crate) unsafe fn direct_rows(
                                 edge[..MR].try_into().expect("MR values")
                             }
                         };
-                        kernel_avx2(kc, ap, taps, t, bias6);
+                        kernel_avx2(kc, ap, taps, t, bias6, post);
                     } else if two {
                         let ap = [a.panel(k0, kc, p), a.panel(k0, kc, p + 1)];
                         let masks = col_masks(cols);
@@ -715,10 +750,12 @@ pub(crate) unsafe fn direct_rows(
                             t,
                             masks,
                             &bias_r(),
-                        )
+                        );
+                        post_rows(post, t);
                     } else {
                         let ap = [a.panel(k0, kc, p).as_ptr()];
-                        kernel_avx512::<1, _>(kc, ap, taps, t, col_masks(cols), &bias_r())
+                        kernel_avx512::<1, _>(kc, ap, taps, t, col_masks(cols), &bias_r());
+                        post_rows(post, t);
                     }
                 }
                 p += if two { 2 } else { 1 };
@@ -726,6 +763,14 @@ pub(crate) unsafe fn direct_rows(
             q += block;
         }
         k0 += kc;
+    }
+    if !after.is_empty() {
+        for r in 0..a.m {
+            // SAFETY: row r, columns 0..nc: the caller's region, written above.
+            apply_chain(after, unsafe {
+                std::slice::from_raw_parts_mut(c.add(r * ldc), nc)
+            });
+        }
     }
 }
 
@@ -798,6 +843,7 @@ pub(crate) fn matmul(
                 cptr.get().add(j0),
                 ldc,
                 scratch,
+                &[],
             )
         };
         if let Some(f) = epilogue {
@@ -855,6 +901,7 @@ unsafe fn kernel(
     [rows, cols]: [usize; 2],
     first: bool,
     bias: &[f32; MR],
+    post: &[Step],
 ) {
     // Bounds of the packed operands are checked here, once per call.
     assert!(a.len() >= kc * MR && (kc == 0 || b.len() >= (kc - 1) * ldb + NR));
@@ -864,7 +911,6 @@ unsafe fn kernel(
         // SAFETY: AVX2+FMA checked by the caller; operand bounds asserted above; the C
         // tile is the caller's contract.
         unsafe {
-            let b = Panel { b: b.as_ptr(), ldb };
             let t = Tile {
                 c,
                 ldc,
@@ -872,7 +918,8 @@ unsafe fn kernel(
                 cols,
                 first,
             };
-            kernel_avx2(kc, a.as_ptr(), b, t, bias)
+            let b = Panel { b: b.as_ptr(), ldb };
+            kernel_avx2(kc, a.as_ptr(), b, t, bias, post)
         };
         return;
     }
@@ -880,6 +927,12 @@ unsafe fn kernel(
     if rows == MR && cols == NR {
         // SAFETY: forwarded contract.
         unsafe { kernel_generic(kc, a, b, ldb, c, ldc, first, bias) };
+        for r in 0..rows {
+            // SAFETY: row r of the tile, inside the caller's region.
+            apply_chain(post, unsafe {
+                std::slice::from_raw_parts_mut(c.add(r * ldc), cols)
+            });
+        }
         return;
     }
     let mut tmp = [0f32; MR * NR];
@@ -891,6 +944,7 @@ unsafe fn kernel(
     }
     // SAFETY: tmp is a full MR×NR tile with row stride NR.
     unsafe { kernel_generic(kc, a, b, ldb, tmp.as_mut_ptr(), NR, first, bias) };
+    apply_chain(post, &mut tmp);
     for r in 0..rows {
         for cc in 0..cols {
             // SAFETY: as above.
@@ -942,6 +996,112 @@ unsafe fn kernel_generic(
     }
 }
 
+/// Steps the AVX2 kernel applies to its registers before storing a tile: the activations
+/// of the PP-OCR detectors and v4 recognizer (Relu, Clip, HardSigmoid, HardSwish) and
+/// constant arithmetic.
+fn register_step(s: &Step) -> bool {
+    matches!(
+        s,
+        Step::Relu
+            | Step::Clip(..)
+            | Step::HardSigmoid { .. }
+            | Step::HardSwish { .. }
+            | Step::AddC(_)
+            | Step::RSubC(_)
+            | Step::MulC(_)
+            | Step::DivC(_)
+            | Step::RDivC(_)
+    )
+}
+
+/// `post` split into what the kernel applies to its registers and what a pass over each
+/// finished row of `C` applies afterwards: the whole chain goes one way. In the kernel it
+/// saves a pass over tiles whose rows lie a multiple of 4 KiB apart (480² and 240² channel
+/// planes), which evict each other from L1 (v4 det 0.98, v4 rec ×8 0.96, in-process pairs);
+/// a Gelu or Sigmoid there (an exp or erf per register, through a copy of the tile) was no
+/// faster than the pass (v6 det 1.01–1.02).
+fn split_post(post: &[Step]) -> (&[Step], &[Step]) {
+    if cfg!(target_arch = "x86_64") && post.iter().all(register_step) {
+        (post, &[])
+    } else {
+        (&[], post)
+    }
+}
+
+/// Applies `post` to a 6×16 register tile `acc` inside [`kernel_avx2`] (a macro, so that
+/// the accumulators stay in registers: taking their address, or calling a closure that
+/// does not inherit the kernel's target features, put them on the stack and made every
+/// conv slower). Only chains of [`register_step`]s come here; each runs on the registers
+/// with the operations, in the order, of its scalar form in `apply_chain`, so the bits are
+/// those of a pass over `C`.
+#[cfg(target_arch = "x86_64")]
+macro_rules! post_avx2 {
+    ($post:expr, $acc:ident) => {{
+        use std::arch::x86_64::*;
+        macro_rules! each {
+            (|$v:ident| $e:expr) => {
+                for r in 0..MR {
+                    for h in 0..2 {
+                        let $v = $acc[r][h];
+                        $acc[r][h] = $e;
+                    }
+                }
+            };
+        }
+        let zero = _mm256_setzero_ps();
+        let one = _mm256_set1_ps(1.0);
+        for step in $post {
+            // `if v < lo { lo } else { v }`, then `if v > hi { hi } else { v }`: maxps and
+            // minps return their second operand when the comparison fails, so a NaN passes
+            // through as it does there.
+            match *step {
+                // `v.max(0.0) + 0.0`: NaN and -0 become +0.
+                Step::Relu => each!(|v| _mm256_add_ps(_mm256_max_ps(v, zero), zero)),
+                Step::Clip(lo, hi) => {
+                    let (lo, hi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
+                    each!(|v| _mm256_min_ps(hi, _mm256_max_ps(lo, v)))
+                }
+                Step::HardSigmoid { alpha, beta } => {
+                    let (a, b) = (_mm256_set1_ps(alpha), _mm256_set1_ps(beta));
+                    each!(|v| {
+                        let t = _mm256_add_ps(_mm256_mul_ps(a, v), b);
+                        _mm256_min_ps(one, _mm256_max_ps(zero, t))
+                    })
+                }
+                Step::HardSwish { alpha, beta } => {
+                    let (a, b) = (_mm256_set1_ps(alpha), _mm256_set1_ps(beta));
+                    each!(|v| {
+                        let t = _mm256_add_ps(_mm256_mul_ps(a, v), b);
+                        _mm256_mul_ps(v, _mm256_min_ps(one, _mm256_max_ps(zero, t)))
+                    })
+                }
+                Step::AddC(c) => {
+                    let c = _mm256_set1_ps(c);
+                    each!(|v| _mm256_add_ps(v, c))
+                }
+                Step::RSubC(c) => {
+                    let c = _mm256_set1_ps(c);
+                    each!(|v| _mm256_sub_ps(c, v))
+                }
+                Step::MulC(c) => {
+                    let c = _mm256_set1_ps(c);
+                    each!(|v| _mm256_mul_ps(v, c))
+                }
+                Step::DivC(c) => {
+                    let c = _mm256_set1_ps(c);
+                    each!(|v| _mm256_div_ps(v, c))
+                }
+                Step::RDivC(c) => {
+                    let c = _mm256_set1_ps(c);
+                    each!(|v| _mm256_div_ps(c, v))
+                }
+                // Not a register step: `split_post` keeps such chains out of the kernel.
+                _ => unreachable!("a chain with a step the kernel does not apply"),
+            }
+        }
+    }};
+}
+
 /// 6×16 AVX2/FMA micro-kernel: 12 accumulators, 2 B loads and 6 broadcasts per k, over
 /// `kc` k steps, starting from the bias (`t.first`) or from `C` and stored back to `C`.
 /// Used by the GEMM (packed `B` panels, [`Panel`]) and by the direct convolution (`B` read
@@ -955,7 +1115,14 @@ unsafe fn kernel_generic(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::needless_range_loop)] // fixed-size register tile, indexed on purpose
-unsafe fn kernel_avx2<B: BRows>(kc: usize, a: *const f32, b: B, t: Tile, bias: &[f32; MR]) {
+unsafe fn kernel_avx2<B: BRows>(
+    kc: usize,
+    a: *const f32,
+    b: B,
+    t: Tile,
+    bias: &[f32; MR],
+    post: &[Step],
+) {
     use std::arch::x86_64::*;
     debug_assert!(t.rows >= 1 && t.rows <= MR && t.cols >= 1 && t.cols <= NR);
     let full = t.rows == MR && t.cols == NR;
@@ -1019,6 +1186,9 @@ unsafe fn kernel_avx2<B: BRows>(kc: usize, a: *const f32, b: B, t: Tile, bias: &
             }
             ap = ap.add(MR);
         }
+        if !post.is_empty() {
+            post_avx2!(post, acc);
+        }
         for r in 0..t.rows {
             let row = t.c.add(r * t.ldc);
             if full {
@@ -1029,6 +1199,25 @@ unsafe fn kernel_avx2<B: BRows>(kc: usize, a: *const f32, b: B, t: Tile, bias: &
                 _mm256_maskstore_ps(row.add(8), masks[1], acc[r][1]);
             }
         }
+    }
+}
+
+/// Applies `post` to the `rows × cols` of `C` that one kernel call stored (the AVX-512
+/// kernels' epilogue: a pass over the tile while it is in L1).
+///
+/// # Safety
+/// `t.c` must be valid for `t.rows` rows × `t.cols` columns (row stride `t.ldc`),
+/// untouched by other threads.
+#[cfg(target_arch = "x86_64")]
+unsafe fn post_rows(post: &[Step], t: Tile) {
+    if post.is_empty() {
+        return;
+    }
+    for r in 0..t.rows {
+        // SAFETY: row r of the tile, by the contract.
+        apply_chain(post, unsafe {
+            std::slice::from_raw_parts_mut(t.c.add(r * t.ldc), t.cols)
+        });
     }
 }
 
@@ -1135,6 +1324,94 @@ mod tests {
         c
     }
 
+    /// The chain applied inside the kernel (registers for the activation steps, a copy
+    /// of the tile for the others) gives the bits of a pass over `C` afterwards: full and
+    /// edge tiles, one k block and three, each step kind, NaN and ±0 in the mix.
+    #[test]
+    fn post_chain_in_the_kernel_matches_a_pass_afterwards() {
+        let chains: Vec<Vec<Step>> = vec![
+            vec![Step::Relu],
+            vec![Step::HardSwish {
+                alpha: 1.0 / 6.0,
+                beta: 0.5,
+            }],
+            vec![
+                Step::HardSwish {
+                    alpha: 1.0 / 6.0,
+                    beta: 0.5,
+                },
+                Step::MulC(1.7),
+                Step::AddC(-0.3),
+            ],
+            vec![
+                Step::HardSigmoid {
+                    alpha: 0.2,
+                    beta: 0.5,
+                },
+                Step::Clip(-0.25, 0.75),
+            ],
+            vec![Step::RSubC(2.0), Step::DivC(3.0), Step::RDivC(1.5)],
+            vec![Step::Gelu],
+            vec![Step::MulC(0.5), Step::Sigmoid, Step::Relu],
+        ];
+        for &(m, n, k) in &[(6, 16, 8), (13, 40, 600), (5, 7, 3)] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 37) % 17) as f32 / 17.0 - 0.5)
+                .collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 11) % 23) as f32 / 23.0 - 0.5)
+                .collect();
+            // Row 1's bias is NaN; row 2's is -0 (its dot products are not all zero, but
+            // with k = 3 some are).
+            let bias: Vec<f32> = (0..m)
+                .map(|i| match i {
+                    1 => f32::NAN,
+                    2 => -0.0,
+                    _ => i as f32 * 0.7 - 2.0,
+                })
+                .collect();
+            let pa = PackedA::new(&a, m, k, k);
+            for chain in &chains {
+                let mut want = vec![0f32; m * n];
+                let mut got = vec![0f32; m * n];
+                let mut scratch = Vec::new();
+                // SAFETY: both are m×n with ldc = n; single-threaded.
+                unsafe {
+                    let mat = MatB { data: &b, ld: n };
+                    gemm_tile(
+                        &pa,
+                        BSrc::Pack(&mat),
+                        Some(&bias),
+                        0,
+                        m,
+                        0,
+                        n,
+                        want.as_mut_ptr(),
+                        n,
+                        &mut scratch,
+                        &[],
+                    );
+                    gemm_tile(
+                        &pa,
+                        BSrc::Pack(&mat),
+                        Some(&bias),
+                        0,
+                        m,
+                        0,
+                        n,
+                        got.as_mut_ptr(),
+                        n,
+                        &mut scratch,
+                        chain,
+                    );
+                }
+                apply_chain(chain, &mut want);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "{m}×{n}×{k} {chain:?}");
+            }
+        }
+    }
+
     #[test]
     fn packed_gemm_matches_reference_and_kernels_agree() {
         for &(m, n, k) in &[
@@ -1174,6 +1451,7 @@ mod tests {
                         c.as_mut_ptr().add(j0),
                         n,
                         &mut scratch,
+                        &[],
                     )
                 };
             }
@@ -1204,6 +1482,7 @@ mod tests {
                     [MR, NR],
                     true,
                     &bias6,
+                    &[],
                 );
                 kernel(
                     crate::simd::has_avx2_fma(),
@@ -1216,6 +1495,7 @@ mod tests {
                     [MR, NR],
                     true,
                     &bias6,
+                    &[],
                 );
             }
             assert_eq!(t1, t2);
@@ -1304,6 +1584,7 @@ mod bench {
                             c.as_mut_ptr().add(j0),
                             n,
                             &mut scratch,
+                            &[],
                         )
                     };
                     j0 += nc;

@@ -408,20 +408,9 @@ impl Conv {
                         out_ptr.get().add(base + p0),
                         ps,
                         scratch,
+                        &self.post,
                     )
                 };
-                if !self.post.is_empty() {
-                    for j in m0..m0 + mn {
-                        // SAFETY: the same tile, one row at a time; no other task touches it.
-                        let row = unsafe {
-                            std::slice::from_raw_parts_mut(
-                                out_ptr.get().add(base + j * ps + p0),
-                                pn,
-                            )
-                        };
-                        apply_chain(&self.post, row);
-                    }
-                }
             };
             if tasks > 1 && threads > 1 {
                 (0..tasks)
@@ -529,20 +518,9 @@ unsafe fn direct_conv(
                             ow,
                             out_ptr.get().add(oy * ow),
                             out.stride,
+                            post,
                         )
                     };
-                    if !post.is_empty() {
-                        for co in 0..cout {
-                            // SAFETY: the same row of channel co, written just above.
-                            let seg = unsafe {
-                                std::slice::from_raw_parts_mut(
-                                    out_ptr.get().add(co * out.stride + oy * ow),
-                                    ow,
-                                )
-                            };
-                            apply_chain(post, seg);
-                        }
-                    }
                 }
             })
         };
@@ -1487,6 +1465,7 @@ impl ConvTranspose {
                         col.as_mut_ptr(),
                         pn,
                         pack,
+                        &[],
                     )
                 };
                 for cl in 0..cout_g {
@@ -1552,6 +1531,7 @@ impl ConvTranspose {
                         col.as_mut_ptr(),
                         hw,
                         &mut pack,
+                        &[],
                     )
                 };
                 let plane_out = &mut out[(b * cout + gi * cout_g) * oh * ow..][..cout_g * oh * ow];

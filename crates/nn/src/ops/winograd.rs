@@ -190,6 +190,7 @@ unsafe fn run_tile(
                 s.m.as_mut_ptr().add(xi * mreg),
                 np,
                 &mut s.gemm,
+                &[],
             )
         };
     }
