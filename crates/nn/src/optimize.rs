@@ -178,6 +178,9 @@ pub(crate) fn describe(op: &Op) -> String {
         Op::Binary(k, c) => format!("{k:?}{}", chain_label(c)),
         Op::Conv(c) => format!("Conv{}", chain_label(&c.post)),
         Op::Bands(b) => format!("Bands×{}", b.stages.len()),
+        Op::Resize(r) if r.add.is_some() => {
+            format!("Resize+Add{}", chain_label(r.add.as_deref().unwrap_or(&[])))
+        }
         Op::MatMul(m) => format!(
             "MatMul{}{}",
             if m.bias.is_some() { "+bias" } else { "" },
@@ -919,6 +922,25 @@ fn fuse_into_binary_or_matmul(g: &mut Graph) -> bool {
             Some(Tensor::F32(b)) if b.ndim() == 1 && b.len() > 1 => Some(data(b).to_vec()),
             _ => None,
         };
+        // Resize → Add (of another tensor): the Add's other operand becomes the fused
+        // node's first input, the node takes the Add's place (both operands exist there).
+        if let (Op::Resize(rz), Op::Binary(BinKind::Add, post)) = (&g.nodes[j].op, &kn.op) {
+            let operand = other.copied().flatten();
+            if rz.add.is_none() && kn.inputs.len() == 2 && operand.is_some() && operand != Some(out)
+            {
+                let mut node = g.nodes[j].clone();
+                if let Op::Resize(rz) = &mut node.op {
+                    rz.add = Some(post.clone());
+                }
+                node.inputs.insert(0, operand);
+                node.outputs = kn.outputs.clone();
+                g.nodes[k] = node;
+                let mut dead = vec![false; g.nodes.len()];
+                dead[j] = true;
+                compact(g, &dead);
+                return true;
+            }
+        }
         let done = match (&mut g.nodes[j].op, &kn.op) {
             (Op::Binary(_, post), Op::Unary(chain))
                 if kn.inputs.len() == 1 && !chain.is_empty() =>

@@ -362,6 +362,7 @@ pub(crate) fn parse(
                 mode,
                 coord,
                 nearest,
+                add: None,
             })
         }
         "Concat" => Op::Concat {
@@ -487,6 +488,13 @@ impl Op {
             Op::Pool(p) => p.run(req(inputs, 0)?.as_f32()?, alloc)?,
             Op::GlobalAvgPool => pool::global_avg_pool(req(inputs, 0)?.as_f32()?, alloc)?,
             Op::Resize(r) => {
+                // A fused Add's other operand comes first (see `Resize::add`).
+                let (addend, inputs) = if r.add.is_some() {
+                    let (a, rest) = inputs.split_at_mut(1);
+                    (Some(std::mem::replace(&mut a[0], Input::Missing)), rest)
+                } else {
+                    (None, &mut *inputs)
+                };
                 let x = req(inputs, 0)?.as_f32()?;
                 // opset 10 / Upsample: (X, scales); opset 11+: (X, roi, scales[, sizes]).
                 let (scales, sizes) = if inputs.len() == 2 {
@@ -497,7 +505,11 @@ impl Op {
                         inputs.get(3).and_then(|t| t.opt()),
                     )
                 };
-                r.run(x, scales, sizes, alloc)?
+                match addend {
+                    Some(a) if a.opt().is_some() => r.run_add(x, scales, sizes, a, alloc)?,
+                    Some(_) => return Err("missing required input #0".into()),
+                    None => r.run(x, scales, sizes, alloc)?,
+                }
             }
             Op::Concat { axis } => {
                 let ts: Vec<&Tensor> = inputs.iter().filter_map(|i| i.opt()).collect();
