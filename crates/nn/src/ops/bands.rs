@@ -422,6 +422,7 @@ mod tests {
     use super::*;
     use crate::ops::conv::{AutoPad, Geometry};
     use crate::ops::elementwise::Step;
+    use crate::ops::Input;
 
     fn val(i: usize, m: usize, d: usize) -> f32 {
         ((i * m) % d) as f32 / d as f32 - 0.5
@@ -535,6 +536,46 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// `run` itself on a batch of two images large enough to band (intermediates of
+    /// 1.2 MB, four times the chain's input and output): the bits of the convs one by one
+    /// over whole tensors, on one and two threads.
+    #[test]
+    fn a_banded_batch_has_the_bits_of_the_whole_run() {
+        let chain = Bands {
+            stages: vec![
+                conv(3, 32, 3, 1, 1, vec![Step::Relu]),
+                conv(32, 32, 3, 1, 32, vec![]),
+                conv(32, 8, 1, 1, 1, vec![]),
+            ],
+        };
+        let (n, h, w) = (2, 97, 96);
+        let x: Vec<f32> = (0..n * 3 * h * w).map(|i| val(i, 13, 31)).collect();
+        let x = ndarray::ArrayD::from_shape_vec(vec![n, 3, h, w], x).unwrap();
+        // Conv after conv, each over the whole batch.
+        let mut cur = x.clone();
+        for st in &chain.stages {
+            let mut pool = BufPool::default();
+            let t = st
+                .run(&[Input::Ref(&Tensor::F32(cur.clone()))], &mut pool)
+                .unwrap();
+            cur = t.into_f32().unwrap();
+        }
+        for threads in [1, 2] {
+            let tp = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let got = tp
+                .install(|| chain.run(&x, &mut BufPool::default()))
+                .unwrap()
+                .into_f32()
+                .unwrap();
+            assert_eq!(got.shape(), cur.shape());
+            let bits = |a: &ndarray::ArrayD<f32>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&cur), "{threads} thread(s)");
         }
     }
 }
