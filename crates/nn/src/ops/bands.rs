@@ -111,6 +111,9 @@ impl Bands {
                     wts.cin_g, wts.cout
                 ));
             }
+            if wts.packed.len() != g && !(wts.cin_g == 1 && wts.cout == g) {
+                return Err(format!("internal: stage {i}'s weights are not packed"));
+            }
             let r = st.geo.resolve(h, w, false)?;
             let out_len = checked_numel(&[n, wts.cout, r.oh, r.ow])?;
             if i + 1 < self.stages.len() {
@@ -139,9 +142,10 @@ impl Bands {
         let xd = data(x);
         // Every output row of every stage must read at least one input row (a band of
         // padding alone has no input to hand the conv).
-        let bandable = stages
-            .iter()
-            .all(|s| s.r.pt < s.kext && (s.r.oh - 1) * s.sh < s.h + s.r.pt);
+        // (An empty stage, possible with SAME padding of an empty input, runs whole.)
+        let bandable = stages.iter().all(|s| {
+            s.h > 0 && s.r.oh > 0 && s.r.pt < s.kext && (s.r.oh - 1) * s.sh < s.h + s.r.pt
+        });
         if biggest < MIN_BYTES || middle < MIN_RATIO * ends || !bandable {
             self.run_whole(&stages, xd, n, &mut out, alloc);
         } else {
@@ -361,9 +365,10 @@ impl Bands {
         let mut buf = pool.take(s.c * rows * s.w);
         if let Some(old) = held[j].take() {
             debug_assert!(old.lo <= lo);
+            // A stride past the window's reach (a 1×1 stride-2 stage) leaves nothing to carry.
             let kept = old.hi.clamp(lo, hi);
             let orows = old.hi - old.lo;
-            for ch in 0..s.c {
+            for ch in (0..s.c).filter(|_| kept > lo) {
                 let src = &old.buf[(ch * orows + lo - old.lo) * s.w..][..(kept - lo) * s.w];
                 buf[ch * rows * s.w..][..(kept - lo) * s.w].copy_from_slice(src);
             }
@@ -577,5 +582,102 @@ mod tests {
             let bits = |a: &ndarray::ArrayD<f32>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&got), bits(&cur), "{threads} thread(s)");
         }
+    }
+
+    /// Random chains (kernels 1–5, strides 1–3, dilation 1–2, asymmetric pads up to the
+    /// kernel's reach, groups, Winograd-sized 3×3s) at random sizes, in bands of 2 and 4
+    /// rows on 1 and 2 threads: the bits of the whole run, or the chain is refused as not
+    /// bandable.
+    #[test]
+    fn random_chains_band_with_the_bits_of_the_whole_run() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut checked = 0;
+        for case in 0..300 {
+            let mut stages = Vec::new();
+            let mut c = 1 + rnd(4);
+            let c0 = c;
+            for _ in 0..2 + rnd(3) {
+                let k = [1, 3, 3, 5, 2][rnd(5)];
+                let dil = if k > 1 && rnd(4) == 0 { 2 } else { 1 };
+                let reach = (k - 1) * dil;
+                let stride = [1, 1, 2, 3][rnd(4)];
+                let group = if rnd(3) == 0 { c } else { 1 };
+                let cout = if group == c {
+                    c
+                } else {
+                    [4, 8, 16, 17][rnd(4)]
+                };
+                let mut st = conv(c, cout, k, stride, group, vec![Step::Relu]);
+                st.geo.dilations = [dil, dil];
+                st.geo.pads = [
+                    rnd(reach + 1),
+                    rnd(reach + 1),
+                    rnd(reach + 1),
+                    rnd(reach + 1),
+                ];
+                let wts = st.weights.as_mut().unwrap();
+                wts.winograd = if crate::ops::winograd::suits(&st.geo, group, wts.cin_g, cout) {
+                    crate::ops::winograd::transform_weights(&wts.w, cout, wts.cin_g)
+                } else {
+                    vec![]
+                };
+                stages.push(st);
+                c = cout;
+            }
+            let chain = Bands { stages };
+            let (h, w) = (12 + rnd(40), 5 + rnd(30));
+            let x: Vec<f32> = (0..c0 * h * w).map(|i| val(i, 13, 31)).collect();
+            let x = ndarray::ArrayD::from_shape_vec(vec![1, c0, h, w], x).unwrap();
+            let Ok(whole) = chain.run(&x, &mut BufPool::default()) else {
+                continue; // a chain that shrinks the input below a kernel
+            };
+            let whole = whole.into_f32().unwrap();
+            let mut shapes = Vec::new();
+            let (mut cc, mut hh, mut ww) = (c0, h, w);
+            for st in &chain.stages {
+                let wts = st.weights.as_ref().unwrap();
+                let r = st.geo.resolve(hh, ww, false).unwrap();
+                shapes.push(Stage {
+                    c: cc,
+                    h: hh,
+                    w: ww,
+                    cout: wts.cout,
+                    r,
+                    kext: (st.geo.kernel[0] - 1) * st.geo.dilations[0] + 1,
+                    sh: st.geo.strides[0],
+                    even: !wts.winograd.is_empty(),
+                });
+                (cc, hh, ww) = (wts.cout, r.oh, r.ow);
+            }
+            if !shapes.iter().all(|s| {
+                s.h > 0 && s.r.oh > 0 && s.r.pt < s.kext && (s.r.oh - 1) * s.sh < s.h + s.r.pt
+            }) {
+                continue;
+            }
+            checked += 1;
+            for threads in [1, 2] {
+                let tp = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                for band in [2, 4] {
+                    let mut got = vec![f32::NAN; whole.len()];
+                    tp.install(|| chain.run_banded(&shapes, data(&x), &mut got, band));
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(
+                        bits(&got),
+                        bits(data(&whole)),
+                        "case {case}: {h}×{w}, {shapes:?}, {threads} thread(s), bands of {band}"
+                    );
+                }
+            }
+        }
+        assert!(checked >= 20, "only {checked} random chains were bandable");
     }
 }

@@ -616,6 +616,11 @@ multiversion! {
         let (lo, hi) = (lo as usize, hi as usize);
         dst[..lo].fill(0.0);
         dst[hi..].fill(0.0);
+        if lo == hi {
+            // No source index inside `src` (a 1-column input with a stride-3 window): `first`
+            // below would lie past its end.
+            return;
+        }
         let first = (lo as isize * step_i + off) as usize;
         let body = &mut dst[lo..hi];
         let src = &src[first..];
@@ -1660,6 +1665,34 @@ mod tests {
         assert_eq!(got.len(), want.len(), "{case:?}");
         for (i, (g, e)) in got.iter().zip(want).enumerate() {
             assert_eq!(g.to_bits(), e.to_bits(), "{case:?} element {i}: {g} vs {e}");
+        }
+    }
+
+    /// `fill_phase` against its definition, including phases that read no column at all
+    /// (a 1-column input under a stride-3 window with left padding panicked).
+    #[test]
+    fn phases_match_their_definition() {
+        for len in [1usize, 2, 5, 9] {
+            let src: Vec<f32> = (0..len).map(|i| i as f32 + 1.0).collect();
+            for off in -4isize..5 {
+                for step in 1..=4usize {
+                    for n in 0..7usize {
+                        let want: Vec<f32> = (0..n)
+                            .map(|j| {
+                                let i = j as isize * step as isize + off;
+                                if (0..len as isize).contains(&i) {
+                                    src[i as usize]
+                                } else {
+                                    0.0
+                                }
+                            })
+                            .collect();
+                        let mut got = vec![f32::NAN; n];
+                        fill_phase(&mut got, &src, off, step);
+                        assert_eq!(got, want, "len {len} off {off} step {step} n {n}");
+                    }
+                }
+            }
         }
     }
 
