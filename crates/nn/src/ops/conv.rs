@@ -1764,6 +1764,84 @@ mod tests {
         }
     }
 
+    /// Random geometries (1-column and 1-row inputs, kernels up to 5, strides up to 3,
+    /// dilation 2, pads up to the kernel's reach) on whichever path this CPU takes: the
+    /// reference's bits, and no panic.
+    #[test]
+    fn random_geometries_have_the_bits_of_the_reference() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut ran = 0;
+        for _ in 0..300 {
+            let kernel = [1 + rnd(5), 1 + rnd(5)];
+            let dilations = [1 + rnd(2), 1 + rnd(2)];
+            let reach = [
+                (kernel[0] - 1) * dilations[0],
+                (kernel[1] - 1) * dilations[1],
+            ];
+            let pads = [
+                rnd(reach[0] + 1),
+                rnd(reach[1] + 1),
+                rnd(reach[0] + 1),
+                rnd(reach[1] + 1),
+            ];
+            let strides = [1 + rnd(3), 1 + rnd(3)];
+            let case: Case = (
+                1 + rnd(9),
+                1 + rnd(20),
+                1 + rnd(30),
+                1 + rnd(70),
+                kernel,
+                pads,
+                dilations,
+                strides,
+            );
+            let geo = Geometry {
+                kernel,
+                strides,
+                pads,
+                dilations,
+                auto_pad: AutoPad::NotSet,
+            };
+            if geo.resolve(case.2, case.3, false).is_err() {
+                continue;
+            }
+            ran += 1;
+            let (wts, geo, r, x, want) = case_data(&case);
+            let (c, h, w) = (case.0, case.2, case.3);
+            let conv = Conv {
+                geo,
+                group: 1,
+                weights: Some(wts),
+                post: Vec::new(),
+            };
+            let xt = Tensor::F32(f32_array(&[1, c, h, w], x));
+            let got = conv
+                .run(&[Input::Ref(&xt)], &mut BufPool::default())
+                .unwrap();
+            let got = got.as_f32().unwrap();
+            assert_eq!(got.shape(), [1, case.1, r.oh, r.ow], "{case:?}");
+            if c == 1 && case.1 == 1 {
+                // One channel in and out is the depthwise kernel, which sums the taps in
+                // its own order: equal within roundings.
+                for (g, e) in got.iter().zip(&want) {
+                    assert!(
+                        (g - e).abs() <= 1e-5 * (1.0 + e.abs()),
+                        "{case:?}: {g} vs {e}"
+                    );
+                }
+            } else {
+                assert_same_bits(&case, got.as_slice().unwrap(), &want);
+            }
+        }
+        assert!(ran >= 150, "only {ran} geometries fit their inputs");
+    }
+
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn direct_conv_has_the_bits_of_the_gemm_path() {
