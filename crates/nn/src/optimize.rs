@@ -923,24 +923,10 @@ fn fuse_into_binary_or_matmul(g: &mut Graph) -> bool {
             _ => None,
         };
         // Resize → Add (of another tensor): the Add's other operand becomes the fused
-        // node's first input, the node takes the Add's place (both operands exist there).
-        if let (Op::Resize(rz), Op::Binary(BinKind::Add, post)) = (&g.nodes[j].op, &kn.op) {
-            let operand = other.copied().flatten();
-            if rz.add.is_none() && kn.inputs.len() == 2 && operand.is_some() && operand != Some(out)
-            {
-                let mut node = g.nodes[j].clone();
-                if let Op::Resize(rz) = &mut node.op {
-                    rz.add = Some(post.clone());
-                }
-                node.inputs.insert(0, operand);
-                node.outputs = kn.outputs.clone();
-                g.nodes[k] = node;
-                let mut dead = vec![false; g.nodes.len()];
-                dead[j] = true;
-                compact(g, &dead);
-                return true;
-            }
-        }
+        // node's first input; like every fusion here the node takes the consumer's place,
+        // where both operands exist.
+        let operand = other.copied().flatten();
+        let mut prepend = None;
         let done = match (&mut g.nodes[j].op, &kn.op) {
             (Op::Binary(_, post), Op::Unary(chain))
                 if kn.inputs.len() == 1 && !chain.is_empty() =>
@@ -958,10 +944,23 @@ fn fuse_into_binary_or_matmul(g: &mut Graph) -> bool {
                 mm.bias = bias_1d;
                 true
             }
+            (Op::Resize(rz), Op::Binary(BinKind::Add, post))
+                if rz.add.is_none()
+                    && kn.inputs.len() == 2
+                    && operand.is_some()
+                    && operand != Some(out) =>
+            {
+                rz.add = Some(post.clone());
+                prepend = Some(operand);
+                true
+            }
             _ => false,
         };
         if done {
             let mut node = g.nodes[j].clone();
+            if let Some(v) = prepend {
+                node.inputs.insert(0, v);
+            }
             node.outputs = kn.outputs.clone();
             g.nodes[k] = node;
             let mut dead = vec![false; g.nodes.len()];

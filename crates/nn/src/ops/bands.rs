@@ -97,11 +97,43 @@ impl Bands {
             return Err(format!("expected a rank-4 NCHW input, got shape {xs:?}"));
         }
         let n = xs[0];
-        let (mut c, mut h, mut w) = (xs[1], xs[2], xs[3]);
-        let mut stages = Vec::with_capacity(self.stages.len());
-        let mut biggest = 0;
-        let mut middle = 0;
+        let stages = self.plan([xs[1], xs[2], xs[3]])?;
+        let (mut biggest, mut middle) = (0, 0);
+        for s in &stages {
+            checked_numel(&[n, s.cout, s.r.oh, s.r.ow])?;
+        }
+        for s in &stages[..stages.len() - 1] {
+            let len = s.cout * s.r.oh * s.r.ow;
+            biggest = biggest.max(len * 4);
+            middle += len;
+        }
+        let last = stages[stages.len() - 1];
+        let (c, h, w) = (last.cout, last.r.oh, last.r.ow);
         let ends = checked_numel(xs)? / n.max(1);
+        let out_shape = [n, c, h, w];
+        let ends = ends + c * h * w;
+        let mut out = alloc.take(checked_numel(&out_shape)?);
+        if out.is_empty() {
+            return Ok(Tensor::F32(f32_array(&out_shape, out)));
+        }
+        let xd = data(x);
+        if biggest < MIN_BYTES || middle < MIN_RATIO * ends || !bandable(&stages) {
+            self.run_whole(&stages, xd, n, &mut out, alloc);
+        } else {
+            let (per_in, per_out) = (xs[1] * xs[2] * xs[3], c * h * w);
+            let band = band_rows(&stages);
+            for b in 0..n {
+                let o = &mut out[b * per_out..(b + 1) * per_out];
+                self.run_banded(&stages, &xd[b * per_in..(b + 1) * per_in], o, band);
+            }
+        }
+        Ok(Tensor::F32(f32_array(&out_shape, out)))
+    }
+
+    /// The stages' geometry for an input of `c` channels, `h × w`, checked against the
+    /// weights.
+    fn plan(&self, [mut c, mut h, mut w]: [usize; 3]) -> Result<Vec<Stage>, String> {
+        let mut stages = Vec::with_capacity(self.stages.len());
         for (i, st) in self.stages.iter().enumerate() {
             let wts = weights(st)?;
             let g = st.group;
@@ -115,11 +147,6 @@ impl Bands {
                 return Err(format!("internal: stage {i}'s weights are not packed"));
             }
             let r = st.geo.resolve(h, w, false)?;
-            let out_len = checked_numel(&[n, wts.cout, r.oh, r.ow])?;
-            if i + 1 < self.stages.len() {
-                biggest = biggest.max(out_len / n.max(1) * 4);
-                middle += out_len / n.max(1);
-            }
             let [kh, _] = st.geo.kernel;
             stages.push(Stage {
                 c,
@@ -133,30 +160,10 @@ impl Bands {
             });
             (c, h, w) = (wts.cout, r.oh, r.ow);
         }
-        let out_shape = [n, c, h, w];
-        let ends = ends + c * h * w;
-        let mut out = alloc.take(checked_numel(&out_shape)?);
-        if out.is_empty() {
-            return Ok(Tensor::F32(f32_array(&out_shape, out)));
+        if stages.is_empty() {
+            return Err("internal: a banded chain without stages".into());
         }
-        let xd = data(x);
-        // Every output row of every stage must read at least one input row (a band of
-        // padding alone has no input to hand the conv).
-        // (An empty stage, possible with SAME padding of an empty input, runs whole.)
-        let bandable = stages.iter().all(|s| {
-            s.h > 0 && s.r.oh > 0 && s.r.pt < s.kext && (s.r.oh - 1) * s.sh < s.h + s.r.pt
-        });
-        if biggest < MIN_BYTES || middle < MIN_RATIO * ends || !bandable {
-            self.run_whole(&stages, xd, n, &mut out, alloc);
-        } else {
-            let (per_in, per_out) = (xs[1] * xs[2] * xs[3], c * h * w);
-            let band = band_rows(&stages);
-            for b in 0..n {
-                let o = &mut out[b * per_out..(b + 1) * per_out];
-                self.run_banded(&stages, &xd[b * per_in..(b + 1) * per_in], o, band);
-            }
-        }
-        Ok(Tensor::F32(f32_array(&out_shape, out)))
+        Ok(stages)
     }
 
     /// One conv after the other over whole tensors.
@@ -395,6 +402,15 @@ impl Bands {
     }
 }
 
+/// Whether every output row of every stage reads at least one input row (a band of
+/// padding alone has no input to hand the conv). An empty stage, possible with SAME
+/// padding of an empty input, is not bandable: the chain runs whole.
+fn bandable(stages: &[Stage]) -> bool {
+    stages
+        .iter()
+        .all(|s| s.h > 0 && s.r.oh > 0 && s.r.pt < s.kext && (s.r.oh - 1) * s.sh < s.h + s.r.pt)
+}
+
 fn weights(st: &Conv) -> Result<&ConvWeights, String> {
     st.weights
         .as_ref()
@@ -507,24 +523,8 @@ mod tests {
                 Tensor::F32(a) => a,
                 _ => unreachable!(),
             };
-            // Small inputs run whole in `run`; rebuild the stage shapes to band them.
-            let mut stages = Vec::new();
-            let (mut c, mut hh, mut ww) = (3, h, w);
-            for st in &chain.stages {
-                let wts = st.weights.as_ref().unwrap();
-                let r = st.geo.resolve(hh, ww, false).unwrap();
-                stages.push(Stage {
-                    c,
-                    h: hh,
-                    w: ww,
-                    cout: wts.cout,
-                    r,
-                    kext: st.geo.kernel[0],
-                    sh: st.geo.strides[0],
-                    even: !wts.winograd.is_empty(),
-                });
-                (c, hh, ww) = (wts.cout, r.oh, r.ow);
-            }
+            // Small inputs run whole in `run`; plan the stages to band them.
+            let stages = chain.plan([3, h, w]).unwrap();
             for threads in [1, 2] {
                 let tp = rayon::ThreadPoolBuilder::new()
                     .num_threads(threads)
@@ -590,13 +590,7 @@ mod tests {
     /// bandable.
     #[test]
     fn random_chains_band_with_the_bits_of_the_whole_run() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut rnd = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut rnd = crate::ops::xorshift(0x9e37_79b9_7f4a_7c15);
         let mut checked = 0;
         for case in 0..300 {
             let mut stages = Vec::new();
@@ -638,26 +632,8 @@ mod tests {
                 continue; // a chain that shrinks the input below a kernel
             };
             let whole = whole.into_f32().unwrap();
-            let mut shapes = Vec::new();
-            let (mut cc, mut hh, mut ww) = (c0, h, w);
-            for st in &chain.stages {
-                let wts = st.weights.as_ref().unwrap();
-                let r = st.geo.resolve(hh, ww, false).unwrap();
-                shapes.push(Stage {
-                    c: cc,
-                    h: hh,
-                    w: ww,
-                    cout: wts.cout,
-                    r,
-                    kext: (st.geo.kernel[0] - 1) * st.geo.dilations[0] + 1,
-                    sh: st.geo.strides[0],
-                    even: !wts.winograd.is_empty(),
-                });
-                (cc, hh, ww) = (wts.cout, r.oh, r.ow);
-            }
-            if !shapes.iter().all(|s| {
-                s.h > 0 && s.r.oh > 0 && s.r.pt < s.kext && (s.r.oh - 1) * s.sh < s.h + s.r.pt
-            }) {
+            let shapes = chain.plan([c0, h, w]).unwrap();
+            if !bandable(&shapes) {
                 continue;
             }
             checked += 1;

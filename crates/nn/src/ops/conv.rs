@@ -1746,22 +1746,30 @@ mod tests {
             (6, 8, 6, 64, [3, 3], [0, 0, 0, 0], [1, 1], [2, 2]),
         ];
         for case in cases {
-            let (wts, geo, r, x, want) = case_data(case);
-            let &(c, cout, h, w, ..) = case;
-            let conv = Conv {
-                geo,
-                group: 1,
-                weights: Some(wts),
-                post: Vec::new(),
-            };
-            let xt = Tensor::F32(f32_array(&[1, c, h, w], x));
-            let got = conv
-                .run(&[Input::Ref(&xt)], &mut BufPool::default())
-                .unwrap();
-            let got = got.as_f32().unwrap();
-            assert_eq!(got.shape(), [1, cout, r.oh, r.ow]);
-            assert_same_bits(case, got.as_slice().unwrap(), &want);
+            let (got, want) = run_case(case);
+            assert_same_bits(case, &got, &want);
         }
+    }
+
+    /// `Conv::run` on a case (one group, no chain), its output's shape checked: the output
+    /// and the reference's.
+    fn run_case(case: &Case) -> (Vec<f32>, Vec<f32>) {
+        let (wts, geo, r, x, want) = case_data(case);
+        let &(c, cout, h, w, ..) = case;
+        let conv = Conv {
+            geo,
+            group: 1,
+            weights: Some(wts),
+            post: Vec::new(),
+        };
+        let xt = Tensor::F32(f32_array(&[1, c, h, w], x));
+        let got = conv
+            .run(&[Input::Ref(&xt)], &mut BufPool::default())
+            .unwrap()
+            .into_f32()
+            .unwrap();
+        assert_eq!(got.shape(), [1, cout, r.oh, r.ow], "{case:?}");
+        (got.into_raw_vec_and_offset().0, want)
     }
 
     /// Random geometries (1-column and 1-row inputs, kernels up to 5, strides up to 3,
@@ -1769,13 +1777,7 @@ mod tests {
     /// reference's bits, and no panic.
     #[test]
     fn random_geometries_have_the_bits_of_the_reference() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut rnd = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut rnd = super::super::xorshift(0x2545_f491_4f6c_dd1d);
         let mut ran = 0;
         for _ in 0..300 {
             let kernel = [1 + rnd(5), 1 + rnd(5)];
@@ -1812,21 +1814,8 @@ mod tests {
                 continue;
             }
             ran += 1;
-            let (wts, geo, r, x, want) = case_data(&case);
-            let (c, h, w) = (case.0, case.2, case.3);
-            let conv = Conv {
-                geo,
-                group: 1,
-                weights: Some(wts),
-                post: Vec::new(),
-            };
-            let xt = Tensor::F32(f32_array(&[1, c, h, w], x));
-            let got = conv
-                .run(&[Input::Ref(&xt)], &mut BufPool::default())
-                .unwrap();
-            let got = got.as_f32().unwrap();
-            assert_eq!(got.shape(), [1, case.1, r.oh, r.ow], "{case:?}");
-            if c == 1 && case.1 == 1 {
+            let (got, want) = run_case(&case);
+            if case.0 == 1 && case.1 == 1 {
                 // One channel in and out is the depthwise kernel, which sums the taps in
                 // its own order: equal within roundings.
                 for (g, e) in got.iter().zip(&want) {
@@ -1836,7 +1825,7 @@ mod tests {
                     );
                 }
             } else {
-                assert_same_bits(&case, got.as_slice().unwrap(), &want);
+                assert_same_bits(&case, &got, &want);
             }
         }
         assert!(ran >= 150, "only {ran} geometries fit their inputs");

@@ -45,6 +45,17 @@ pub(crate) fn serial<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
+/// A seeded xorshift generator of numbers below `n`, for the randomized op tests.
+#[cfg(test)]
+pub(crate) fn xorshift(mut seed: u64) -> impl FnMut(usize) -> usize {
+    move |n| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    }
+}
+
 /// A node input at run time: borrowed from the value table, or moved out of it because
 /// this node is its last consumer (which lets elementwise ops work in place).
 pub(crate) enum Input<'a> {
