@@ -117,7 +117,7 @@ impl Resize {
                 alloc,
             );
         }
-        let mut acc: ArrayD<f32> = match addend {
+        let acc: ArrayD<f32> = match addend {
             super::Input::Owned(Tensor::F32(a)) if a.is_standard_layout() => a,
             other => {
                 let a = other.get().as_f32()?;
@@ -126,9 +126,6 @@ impl Resize {
                 f32_array(a.shape(), buf)
             }
         };
-        if acc.as_slice().is_none() {
-            acc = acc.as_standard_layout().into_owned();
-        }
         let out = self.run_into(x, scales, sizes, Some(acc), alloc)?;
         let Tensor::F32(mut out) = out else {
             unreachable!("resize returns f32")
@@ -215,7 +212,19 @@ impl Resize {
         let planes: usize = s[..r - 2].iter().product();
         let add = acc.is_some();
         let mut out = match acc {
-            Some(a) => a.into_raw_vec_and_offset().0,
+            Some(a) => {
+                // A standard-layout array whose data starts past its buffer's start (a view
+                // made owned) keeps its elements at that offset.
+                let n = a.len();
+                match a.into_raw_vec_and_offset() {
+                    (v, Some(0) | None) => v,
+                    (mut v, Some(o)) => {
+                        v.copy_within(o..o + n, 0);
+                        v.truncate(n);
+                        v
+                    }
+                }
+            }
             None => alloc.take(checked_numel(&out_shape)?),
         };
         let xd = data(x);
@@ -400,11 +409,19 @@ mod tests {
                 });
                 let want = (&up + &y).mapv(|v| v.max(0.0) + 0.0);
                 let yt = Tensor::F32(y.clone());
-                for owned in [true, false] {
-                    let addend = if owned {
-                        Input::Owned(yt.clone())
-                    } else {
-                        Input::Ref(&yt)
+                // The same values as the second image of a batch of two, made owned: standard
+                // layout, its data past the start of its buffer.
+                let mut two = addend_shape.clone();
+                two[0] = 2;
+                let batch = ndarray::concatenate(ndarray::Axis(0), &[y.view(), y.view()]).unwrap();
+                assert_eq!(batch.shape(), two.as_slice());
+                let shifted = batch.slice_move(ndarray::s![1.., .., .., ..]).into_dyn();
+                assert!(shifted.is_standard_layout());
+                for owned in [0, 1, 2] {
+                    let addend = match owned {
+                        0 => Input::Owned(yt.clone()),
+                        1 => Input::Owned(Tensor::F32(shifted.clone())),
+                        _ => Input::Ref(&yt),
                     };
                     let got = f32s(
                         fused
