@@ -22,6 +22,12 @@ change).
 each) and reports the median of the per-round ratios with their range: on a shared VM whose
 speed drifts by tens of percent within minutes, a drift then hits both sides of each ratio.
 
+--pairs P (the steadiest): both engines stay loaded and warm in their processes, and P single
+runs of each are alternated (onnxruntime, a 200 ms pause, wenzi-nn, a 50 ms pause, ...).
+The pause after onnxruntime matters: its idle worker threads keep spinning after a run,
+and a wenzi-nn run started 20 ms later took 1.7x as long at 2 threads. The ratio is the median of the P per-pair ratios, with its
+interquartile range; the ms columns are each side's median. Used instead of --runs/--rounds.
+
 Prints a Markdown table (paste into docs/performance.md).
 """
 
@@ -80,6 +86,46 @@ def time_ort(path, shape, threads, runs):
     return statistics.median(times), cpu
 
 
+def ort_session(path, threads):
+    so = ort.SessionOptions()
+    if ORT_DAZ:
+        so.add_session_config_entry("session.set_denormal_as_zero", "1")
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+
+def time_pairs(exe, path, shape, threads, pairs):
+    """Alternates single runs of both engines; returns (ort times, wenzi times)."""
+    sess = ort_session(path, threads)
+    name = sess.get_inputs()[0].name
+    x = np.random.default_rng(0).uniform(-1, 1, size=shape).astype(np.float32)
+    w = subprocess.Popen([exe, path, ",".join(map(str, shape)), str(threads), "serve"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def wenzi_run():
+        w.stdin.write("1\n")
+        w.stdin.flush()
+        return json.loads(w.stdout.readline())[0]
+
+    try:
+        sess.run(None, {name: x})
+        wenzi_run()
+        o_t, w_t = [], []
+        for _ in range(pairs):
+            time.sleep(0.05)
+            t = time.perf_counter()
+            sess.run(None, {name: x})
+            o_t.append((time.perf_counter() - t) * 1e3)
+            time.sleep(0.2)
+            w_t.append(wenzi_run())
+    finally:
+        w.stdin.close()
+        w.wait()
+    return o_t, w_t
+
+
 def time_wenzi(exe, path, shape, threads, runs, env=None):
     out = subprocess.run([exe, path, ",".join(map(str, shape)), str(threads), str(runs)],
                          check=True, capture_output=True, text=True, env=env)
@@ -94,6 +140,8 @@ def main():
     ap.add_argument("--only", default="")
     ap.add_argument("--rounds", type=int, default=1,
                     help="alternate the engines this many times per row; ratio = median per-round ratio")
+    ap.add_argument("--pairs", type=int, default=0,
+                    help="alternate this many single runs of each engine; ratio = median per-pair ratio")
     ap.add_argument("--ab", default="", help="KEY=VALUE: also time wenzi-nn with this env var")
     ap.add_argument("--ab-exe", default="", help="also time this bench_shapes build")
     ap.add_argument("--ort-daz", action="store_true",
@@ -118,6 +166,31 @@ def main():
     print(f"onnxruntime {ort.__version__}{daz}, {os.cpu_count()} CPUs; median of N runs after a warm-up run; "
           f"load average at start {load}\n")
     ab_cols = f" wenzi-nn ms with {args.ab} | ratio with {args.ab} |" if ab_env else ""
+    if args.pairs:
+        print(f"{args.pairs} alternating single runs per row: medians of each side, and the median "
+              "(interquartile range) of the per-pair ratios\n")
+        print("| model | input | threads | onnxruntime ms | wenzi-nn ms | ratio (IQR) | pairs faster |")
+        print("|---|---|---:|---:|---:|---:|---:|")
+        worst = 0.0
+        for label, fname, shape in CASES:
+            if args.only and args.only not in label + fname:
+                continue
+            path = os.path.join(ROOT, "models", fname)
+            pairs = max(5, args.pairs // 4) if shape[2] >= 700 else args.pairs
+            for t in threads:
+                o_t, w_t = time_pairs(exe, path, shape, t, pairs)
+                ratios = sorted(b / a for a, b in zip(o_t, w_t))
+                q = statistics.quantiles(ratios, n=4)
+                r = statistics.median(ratios)
+                worst = max(worst, r)
+                faster = sum(x < 1 for x in ratios)
+                print(f"| {label} | {'x'.join(map(str, shape))} | {t} | {statistics.median(o_t):.1f} | "
+                      f"{statistics.median(w_t):.1f} | {r:.2f} ({q[0]:.2f}–{q[2]:.2f}) | {faster}/{len(ratios)} |",
+                      flush=True)
+        load = " ".join(open("/proc/loadavg").read().split()[:3])
+        print(f"\nload average at end {load}")
+        print(f"\nworst ratio: {worst:.2f}", file=sys.stderr)
+        return
     rounds = max(1, args.rounds)
     if rounds > 1:
         print(f"{rounds} alternating rounds per row: medians of each side, and the median (range) of "

@@ -81,6 +81,10 @@ def main():
                  "1,16,480,480", "v4 det p2o.Conv.2 with its fused activation"))
     rows.append((conv(out_dir, "conv1x1_192to384", 192, 384, 1),
                  "1,192,6,80", "v6 rec Conv.22 and its kind (1x1 GEMM)"))
+    rows.append((conv(out_dir, "conv1x1_384to768", 384, 768, 1),
+                 "1,384,3,80", "v6 rec Conv.49/52 (1x1 GEMM, 240 pixels)"))
+    rows.append((conv(out_dir, "conv1x1_768to384", 768, 384, 1),
+                 "1,768,3,80", "v6 rec Conv.50/53 (1x1 GEMM, 240 pixels)"))
     rows.append((conv(out_dir, "dw7x7_96", 96, 96, 7, group=96),
                  "1,96,240,240", "v6 det Conv.78 (depthwise)"))
     mp = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[1, 1],

@@ -2,6 +2,10 @@
 //! Used by `tools/bench_vs_ort.py`.
 //!
 //! `cargo run --release -p wenzi-nn --example bench_shapes -- MODEL 1,3,960,960 THREADS RUNS`
+//!
+//! With `serve` for RUNS it stays loaded and warm: each line read from stdin is a count k,
+//! answered by one line of the k run times in ms (JSON list). `bench_vs_ort.py --pairs`
+//! uses it to alternate single runs with onnxruntime's, so the VM's drift hits both sides.
 
 use std::time::Instant;
 
@@ -14,7 +18,12 @@ fn main() {
     let bytes = std::fs::read(&a[1]).expect("read model");
     let shape: Vec<usize> = a[2].split(',').map(|s| s.parse().expect("shape")).collect();
     let threads: usize = a[3].parse().expect("threads");
-    let runs: usize = a[4].parse().expect("runs");
+    let serve = a[4] == "serve";
+    let runs: usize = if serve {
+        0
+    } else {
+        a[4].parse().expect("runs")
+    };
     let model = wenzi_nn::Model::load(&bytes).expect("load");
     let n: usize = shape.iter().product();
     // Deterministic pseudo-image in [-1, 1].
@@ -33,6 +42,16 @@ fn main() {
         model
             .run(&[(name.as_str(), x.view())])
             .expect("warm-up run");
+        if serve {
+            serve_stdin(|| {
+                let t = Instant::now();
+                let out = model.run(&[(name.as_str(), x.view())]).expect("run");
+                let ms = t.elapsed().as_secs_f64() * 1e3;
+                std::hint::black_box(out);
+                ms
+            });
+            return;
+        }
         cpu0 = cpu_ms();
         for _ in 0..runs {
             let t = Instant::now();
@@ -41,6 +60,9 @@ fn main() {
             std::hint::black_box(out);
         }
     });
+    if serve {
+        return;
+    }
     // CPU time per run (all threads): less sensitive than wall time to other processes
     // competing for the cores.
     let cpu = (cpu_ms() - cpu0) / runs as f64;
@@ -61,4 +83,19 @@ fn cpu_ms() -> f64 {
     let ticks: f64 = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
         + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     ticks * 10.0 // USER_HZ is 100 on Linux
+}
+
+/// Answers each stdin line `k` with the times of k runs, until stdin closes.
+fn serve_stdin(mut run: impl FnMut() -> f64) {
+    use std::io::{BufRead, Write};
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout();
+    for line in stdin.lock().lines() {
+        let Ok(k) = line.expect("stdin").trim().parse::<usize>() else {
+            break;
+        };
+        let times: Vec<String> = (0..k).map(|_| format!("{:.4}", run())).collect();
+        writeln!(out, "[{}]", times.join(", ")).expect("stdout");
+        out.flush().expect("flush");
+    }
 }
