@@ -21,6 +21,7 @@ use crate::graph::{Graph, Node, ValueId};
 use crate::ops::conv::{ChannelAffine, ConvWeights, CtWeights};
 use crate::ops::elementwise::{BinKind, Step};
 use crate::ops::reduce::bn_affine;
+use crate::ops::resize::Fused;
 use crate::ops::{Input, Op};
 use crate::packed::PackedB;
 use crate::tensor::{data, Tensor};
@@ -53,6 +54,9 @@ pub(crate) fn prepare(g: &mut Graph, optimize: bool) -> Result<(), Error> {
     // the Add picks up the activation that follows it.
     while fuse_into_conv(g, &f32v)? {}
     while fuse_into_binary_or_matmul(g) {}
+    if !skipped("resize_concat") {
+        fuse_resize_into_concat(g);
+    }
     for n in &mut g.nodes {
         match &mut n.op {
             Op::Unary(c) | Op::Binary(_, c) => simplify_chain(c),
@@ -65,13 +69,18 @@ pub(crate) fn prepare(g: &mut Graph, optimize: bool) -> Result<(), Error> {
     remove_dead(g);
     flush_subnormal_constants(g);
     capture_conv_weights(g)?;
-    // `WENZI_NN_BANDS=0` (read at each load) keeps every conv its own node: for timing the
-    // banded chains against the plain ones in one process (`examples/ab_bands.rs`).
-    if std::env::var("WENZI_NN_BANDS").as_deref() != Ok("0") {
+    if !skipped("bands") {
         fuse_conv_bands(g);
     }
     drop_unused_constants(g);
     Ok(())
+}
+
+/// Whether the load-time pass `name` (`bands`, `resize_concat`) is switched off by the
+/// `WENZI_NN_SKIP` environment variable (comma-separated names, read at each load): for
+/// timing a fusion against the plain graph inside one process (`examples/ab_pass.rs`).
+fn skipped(name: &str) -> bool {
+    std::env::var("WENZI_NN_SKIP").is_ok_and(|v| v.split(',').any(|p| p.trim() == name))
 }
 
 /// Replaces subnormal values (|v| < f32::MIN_POSITIVE, about 1.2e-38) by zero.
@@ -181,6 +190,10 @@ pub(crate) fn describe(op: &Op) -> String {
         Op::Resize(r) if r.add.is_some() => {
             format!("Resize+Add{}", chain_label(r.add.as_deref().unwrap_or(&[])))
         }
+        Op::Concat { resized, .. } if resized.iter().any(Option::is_some) => format!(
+            "Concat+Resize×{}",
+            resized.iter().filter(|r| r.is_some()).count()
+        ),
         Op::MatMul(m) => format!(
             "MatMul{}{}",
             if m.bias.is_some() { "+bias" } else { "" },
@@ -970,6 +983,71 @@ fn fuse_into_binary_or_matmul(g: &mut Graph) -> bool {
         }
     }
     false
+}
+
+/// Resize → Concat: a Resize whose output only feeds a Concat, with constant scales and
+/// sizes, disappears into the Concat, which upsamples its source straight into the
+/// output's slice (see [`crate::ops::resize::concat_resized`]).
+fn fuse_resize_into_concat(g: &mut Graph) {
+    let uses = Uses::new(g);
+    let mut dead = vec![false; g.nodes.len()];
+    for k in 0..g.nodes.len() {
+        if !matches!(g.nodes[k].op, Op::Concat { .. }) {
+            continue;
+        }
+        let mut inputs = g.nodes[k].inputs.clone();
+        if inputs.iter().any(Option::is_none) {
+            continue;
+        }
+        let mut resized: Vec<Option<Fused>> = vec![None; inputs.len()];
+        for (slot, fused) in inputs.iter_mut().zip(resized.iter_mut()) {
+            let v = slot.expect("checked above");
+            let Some(j) = uses.producer[v] else {
+                continue;
+            };
+            let pn = &g.nodes[j];
+            let Op::Resize(rz) = &pn.op else {
+                continue;
+            };
+            if uses.sole_consumer(v) != Some(k) || rz.add.is_some() || pn.outputs.len() != 1 {
+                continue;
+            }
+            // opset 10: (X, scales); opset 11+: (X, roi, scales[, sizes]). Each one given
+            // must be a constant.
+            let (scales, sizes) = if pn.inputs.len() == 2 {
+                (pn.inputs[1], None)
+            } else {
+                (
+                    pn.inputs.get(2).copied().flatten(),
+                    pn.inputs.get(3).copied().flatten(),
+                )
+            };
+            let constant = |v: Option<ValueId>| match v {
+                None => Some(None),
+                Some(_) => const_of(g, v).map(|t| Some(t.clone())),
+            };
+            let (Some(scales), Some(sizes), Some(Some(x))) =
+                (constant(scales), constant(sizes), pn.inputs.first())
+            else {
+                continue;
+            };
+            *fused = Some(Fused {
+                op: rz.clone(),
+                scales,
+                sizes,
+            });
+            *slot = Some(*x);
+            dead[j] = true;
+        }
+        if resized.iter().any(Option::is_some) {
+            let n = &mut g.nodes[k];
+            n.inputs = inputs;
+            if let Op::Concat { resized: r, .. } = &mut n.op {
+                *r = resized;
+            }
+        }
+    }
+    compact(g, &dead);
 }
 
 fn capture_conv_weights(g: &mut Graph) -> Result<(), Error> {

@@ -114,6 +114,10 @@ pub(crate) enum Op {
     Resize(resize::Resize),
     Concat {
         axis: i64,
+        /// Per input, a Resize fused in at load (empty: none): that input is the Resize's
+        /// source, upsampled straight into its slice of the output (see
+        /// [`resize::concat_resized`]).
+        resized: Vec<Option<resize::Fused>>,
     },
     Reshape {
         allowzero: bool,
@@ -378,6 +382,7 @@ pub(crate) fn parse(
         }
         "Concat" => Op::Concat {
             axis: a.int("axis", 0),
+            resized: Vec::new(),
         },
         "Reshape" => Op::Reshape {
             allowzero: a.int("allowzero", 0) != 0,
@@ -522,9 +527,20 @@ impl Op {
                     None => r.run(x, scales, sizes, alloc)?,
                 }
             }
-            Op::Concat { axis } => {
+            Op::Concat { axis, resized } if resized.is_empty() => {
                 let ts: Vec<&Tensor> = inputs.iter().filter_map(|i| i.opt()).collect();
                 shape::concat(&ts, *axis, alloc)?
+            }
+            Op::Concat { axis, resized } => {
+                let ts = inputs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        t.opt()
+                            .ok_or_else(|| format!("missing required input #{i}"))
+                    })
+                    .collect::<Result<Vec<&Tensor>, String>>()?;
+                resize::concat_resized(&ts, resized, *axis, alloc)?
             }
             Op::Reshape { allowzero } => {
                 let s = req(inputs, 1)?.clone();

@@ -42,6 +42,106 @@ pub(crate) struct Resize {
     pub add: Option<Chain>,
 }
 
+/// A Resize fused into the Concat that is its output's only use, with its constant
+/// scales and sizes inputs.
+#[derive(Clone, Debug)]
+pub(crate) struct Fused {
+    pub op: Resize,
+    pub scales: Option<Tensor>,
+    pub sizes: Option<Tensor>,
+}
+
+/// Concat whose inputs may carry a fused Resize (`resized[i]`, matched to `inputs[i]`).
+///
+/// Why: the detectors' FPN upsamples three maps ×2/×4/×8 to the finest level and
+/// concatenates them with a fourth (v4 and v6 det: 4 × 24 channels at 240² for a 960²
+/// input). Materializing each upsampled map and then copying it into the Concat's output
+/// writes and reads 16 MB twice; here each is written once, into its own slice. When the
+/// slices are not contiguous (a batch of several images on the channel axis) the resized
+/// inputs are materialized and concatenated as before. Same values either way: the
+/// resize arithmetic is the same, only its destination differs.
+pub(crate) fn concat_resized(
+    inputs: &[&Tensor],
+    resized: &[Option<Fused>],
+    axis: i64,
+    alloc: &mut BufPool,
+) -> Result<Tensor, String> {
+    if resized.len() != inputs.len() {
+        return Err(format!(
+            "{} inputs for {} fused resizes",
+            inputs.len(),
+            resized.len()
+        ));
+    }
+    let shapes = inputs
+        .iter()
+        .zip(resized)
+        .map(|(t, f)| match f {
+            Some(f) => {
+                f.op.output_shape(t.as_f32()?, f.scales.as_ref(), f.sizes.as_ref())
+            }
+            None => Ok(t.shape().to_vec()),
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let first = &shapes[0];
+    let r = first.len();
+    let ax = super::shape::norm_axis(axis, r)?;
+    let compatible = shapes
+        .iter()
+        .all(|s| s.len() == r && s.iter().enumerate().all(|(i, &d)| i == ax || d == first[i]));
+    let all_f32 = inputs.iter().all(|t| matches!(t, Tensor::F32(_)));
+    if !compatible || !all_f32 || first[..ax].iter().product::<usize>() != 1 {
+        // Materialize the resized inputs; the plain Concat reports any mismatch.
+        let mut owned = Vec::new();
+        for (t, f) in inputs.iter().zip(resized) {
+            if let Some(f) = f {
+                owned.push(f.op.run(t.as_f32()?, f.scales.as_ref(), f.sizes.as_ref(), alloc)?);
+            }
+        }
+        let mut it = owned.iter();
+        let ts: Vec<&Tensor> = inputs
+            .iter()
+            .zip(resized)
+            .map(|(t, f)| match f {
+                Some(_) => it.next().expect("one materialized tensor per fused resize"),
+                None => *t,
+            })
+            .collect();
+        let out = super::shape::concat(&ts, axis, alloc);
+        for t in owned {
+            alloc.recycle(t);
+        }
+        return out;
+    }
+    let mut out_shape = first.clone();
+    out_shape[ax] = shapes.iter().map(|s| s[ax]).sum();
+    let mut out = alloc.take(checked_numel(&out_shape)?);
+    let mut rest = out.as_mut_slice();
+    for ((t, f), s) in inputs.iter().zip(resized).zip(&shapes) {
+        let (dst, r) = rest.split_at_mut(s.iter().product());
+        rest = r;
+        let x = t.as_f32()?;
+        match f {
+            Some(f) => f.op.write(x, f.scales.as_ref(), f.sizes.as_ref(), dst)?,
+            None => copy_par(x, dst),
+        }
+    }
+    Ok(Tensor::F32(f32_array(&out_shape, out)))
+}
+
+/// `dst` = the elements of `x` in standard order, in parallel blocks when large.
+fn copy_par(x: &ArrayD<f32>, dst: &mut [f32]) {
+    const BLOCK: usize = 1 << 16;
+    match x.as_slice() {
+        Some(src) if dst.len() > BLOCK && rayon::current_num_threads() > 1 => dst
+            .par_chunks_mut(BLOCK)
+            .zip(src.par_chunks(BLOCK))
+            .for_each(|(d, s)| d.copy_from_slice(s)),
+        Some(src) => dst.copy_from_slice(src),
+        None => dst.iter_mut().zip(x.iter()).for_each(|(d, s)| *d = *s),
+    }
+}
+
 impl Resize {
     /// Source coordinate of output index `o` along an axis.
     fn src(&self, o: usize, scale: f32, in_len: usize, out_len: usize) -> f32 {
@@ -189,27 +289,7 @@ impl Resize {
         acc: Option<ArrayD<f32>>,
         alloc: &mut BufPool,
     ) -> Result<Tensor, String> {
-        let s = x.shape();
-        let r = s.len();
         let (out_shape, scale) = self.out_shape(x, scales, sizes)?;
-        if s.contains(&0) {
-            if let Some(a) = acc {
-                return Ok(Tensor::F32(a));
-            }
-            return Ok(Tensor::F32(f32_array(
-                &out_shape,
-                alloc.take(checked_numel(&out_shape)?),
-            )));
-        }
-        // Only the last two axes may change (true for every image model we target).
-        if r < 2 || out_shape[..r - 2] != s[..r - 2] {
-            return Err(format!(
-                "only spatial (last two axes) resizing is supported, {s:?} -> {out_shape:?}"
-            ));
-        }
-        let (h, w) = (s[r - 2], s[r - 1]);
-        let (oh, ow) = (out_shape[r - 2], out_shape[r - 1]);
-        let planes: usize = s[..r - 2].iter().product();
         let add = acc.is_some();
         let mut out = match acc {
             Some(a) => {
@@ -227,6 +307,66 @@ impl Resize {
             }
             None => alloc.take(checked_numel(&out_shape)?),
         };
+        self.compute(x, &out_shape, &scale, &mut out, add)?;
+        Ok(Tensor::F32(f32_array(&out_shape, out)))
+    }
+
+    /// The shape of the resize of `x` (for a caller that provides the destination).
+    pub fn output_shape(
+        &self,
+        x: &ArrayD<f32>,
+        scales: Option<&Tensor>,
+        sizes: Option<&Tensor>,
+    ) -> Result<Vec<usize>, String> {
+        Ok(self.out_shape(x, scales, sizes)?.0)
+    }
+
+    /// Writes the resize of `x` into `dst` (standard layout, exactly the output's size):
+    /// how a Concat with fused Resizes fills its output's slices in place.
+    pub fn write(
+        &self,
+        x: &ArrayD<f32>,
+        scales: Option<&Tensor>,
+        sizes: Option<&Tensor>,
+        dst: &mut [f32],
+    ) -> Result<(), String> {
+        let (out_shape, scale) = self.out_shape(x, scales, sizes)?;
+        if dst.len() != out_shape.iter().product::<usize>() {
+            return Err(format!(
+                "resize of {:?} to {out_shape:?} does not fit {} values",
+                x.shape(),
+                dst.len()
+            ));
+        }
+        self.compute(x, &out_shape, &scale, dst, false)
+    }
+
+    /// The resize of `x` to `out_shape` into `out` (its size), or added to it with `add`.
+    fn compute(
+        &self,
+        x: &ArrayD<f32>,
+        out_shape: &[usize],
+        scale: &[f32],
+        out: &mut [f32],
+        add: bool,
+    ) -> Result<(), String> {
+        let s = x.shape();
+        let r = s.len();
+        if s.contains(&0) {
+            // No source values: an empty output, or (sizes from an empty input) zeros.
+            if !add {
+                out.fill(0.0);
+            }
+            return Ok(());
+        }
+        // Only the last two axes may change (true for every image model we target).
+        if r < 2 || out_shape[..r - 2] != s[..r - 2] {
+            return Err(format!(
+                "only spatial (last two axes) resizing is supported, {s:?} -> {out_shape:?}"
+            ));
+        }
+        let (h, w) = (s[r - 2], s[r - 1]);
+        let (oh, ow) = (out_shape[r - 2], out_shape[r - 1]);
         let xd = data(x);
         match self.mode {
             Mode::Nearest => {
@@ -274,7 +414,7 @@ impl Resize {
                         }
                     }
                 };
-                par_planes(&mut out, oh * ow, f);
+                par_planes(out, oh * ow, f);
             }
             Mode::Linear => {
                 let axis = |n_out: usize, n_in: usize, sc: f32| -> Vec<(usize, usize, f32)> {
@@ -301,11 +441,10 @@ impl Resize {
                         }
                     }
                 };
-                par_planes(&mut out, oh * ow, f);
+                par_planes(out, oh * ow, f);
             }
         }
-        let _ = planes;
-        Ok(Tensor::F32(f32_array(&out_shape, out)))
+        Ok(())
     }
 }
 
@@ -438,5 +577,94 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A Concat with fused Resizes gives the bits of the Resizes followed by the plain
+    /// Concat: ×2/×4 nearest (run fill), ×1.5 nearest (gather) and bilinear parts beside
+    /// a plain part, on the channel axis of one image (written in place) and of a batch of
+    /// two (materialized, then concatenated); a shape mismatch is an error, not a panic.
+    #[test]
+    fn concat_with_fused_resizes_matches_resize_then_concat() {
+        let map = |n: usize, c: usize, h: usize, w: usize, seed: usize| {
+            Tensor::F32(ArrayD::from_shape_fn(vec![n, c, h, w], |i| {
+                ((i[0] * 7 + i[1] * 31 + i[2] * 13 + i[3] * 3 + seed) % 23) as f32 * 0.41 - 4.0
+            }))
+        };
+        let fused = |mode: Mode, s: f32| Fused {
+            op: Resize {
+                mode,
+                coord: Coord::Asymmetric,
+                nearest: NearestMode::Floor,
+                add: None,
+            },
+            scales: Some(Tensor::F32(
+                ArrayD::from_shape_vec(vec![4], vec![1.0, 1.0, s, s]).unwrap(),
+            )),
+            sizes: None,
+        };
+        let bits = |t: &Tensor| {
+            let a = t.as_f32().unwrap();
+            (
+                a.shape().to_vec(),
+                a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            )
+        };
+        for n in [1, 2] {
+            let inputs = [
+                map(n, 2, 3, 3, 1),
+                map(n, 3, 6, 6, 2),
+                map(n, 1, 4, 4, 3),
+                map(n, 2, 12, 12, 4),
+                map(n, 2, 6, 6, 5),
+            ];
+            let resized = vec![
+                Some(fused(Mode::Nearest, 4.0)),
+                Some(fused(Mode::Nearest, 2.0)),
+                Some(fused(Mode::Nearest, 3.0)),
+                None,
+                Some(fused(Mode::Linear, 2.0)),
+            ];
+            let mut pool = BufPool::default();
+            let parts: Vec<Tensor> = inputs
+                .iter()
+                .zip(&resized)
+                .map(|(t, f)| match f {
+                    Some(f) => {
+                        f.op.run(t.as_f32().unwrap(), f.scales.as_ref(), None, &mut pool)
+                            .unwrap()
+                    }
+                    None => t.clone(),
+                })
+                .collect();
+            let refs: Vec<&Tensor> = parts.iter().collect();
+            let want = crate::ops::shape::concat(&refs, 1, &mut pool).unwrap();
+            assert_eq!(want.shape(), &[n, 10, 12, 12]);
+            let ins: Vec<&Tensor> = inputs.iter().collect();
+            let got = concat_resized(&ins, &resized, 1, &mut pool).unwrap();
+            assert_eq!(bits(&got), bits(&want), "batch of {n}");
+            // A ×1.5 gather part: 3×3 → 4×4, which does not fit the 12×12 parts.
+            let mut bad = resized.clone();
+            bad[0] = Some(fused(Mode::Nearest, 1.5));
+            assert!(concat_resized(&ins, &bad, 1, &mut pool).is_err());
+            assert!(concat_resized(&ins[..4], &resized, 1, &mut pool).is_err());
+        }
+        // The gather path on its own (×1.5 of both parts, and a plain part of that size).
+        let ins = [map(1, 2, 4, 4, 6), map(1, 1, 6, 6, 7)];
+        let resized = vec![Some(fused(Mode::Nearest, 1.5)), None];
+        let mut pool = BufPool::default();
+        let up = resized[0]
+            .as_ref()
+            .unwrap()
+            .op
+            .run(
+                ins[0].as_f32().unwrap(),
+                resized[0].as_ref().unwrap().scales.as_ref(),
+                None,
+                &mut pool,
+            )
+            .unwrap();
+        let want = crate::ops::shape::concat(&[&up, &ins[1]], 1, &mut pool).unwrap();
+        let got = concat_resized(&[&ins[0], &ins[1]], &resized, 1, &mut pool).unwrap();
+        assert_eq!(bits(&got), bits(&want));
     }
 }
