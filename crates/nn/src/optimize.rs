@@ -18,10 +18,10 @@
 
 use crate::error::Error;
 use crate::graph::{Graph, Node, ValueId};
+use crate::ops::concat::Part;
 use crate::ops::conv::{ChannelAffine, ConvWeights, CtWeights};
 use crate::ops::elementwise::{BinKind, Step};
 use crate::ops::reduce::bn_affine;
-use crate::ops::resize::Fused;
 use crate::ops::{Input, Op};
 use crate::packed::PackedB;
 use crate::tensor::{data, Tensor};
@@ -54,9 +54,6 @@ pub(crate) fn prepare(g: &mut Graph, optimize: bool) -> Result<(), Error> {
     // the Add picks up the activation that follows it.
     while fuse_into_conv(g, &f32v)? {}
     while fuse_into_binary_or_matmul(g) {}
-    if !skipped("resize_concat") {
-        fuse_resize_into_concat(g);
-    }
     for n in &mut g.nodes {
         match &mut n.op {
             Op::Unary(c) | Op::Binary(_, c) => simplify_chain(c),
@@ -72,11 +69,14 @@ pub(crate) fn prepare(g: &mut Graph, optimize: bool) -> Result<(), Error> {
     if !skipped("bands") {
         fuse_conv_bands(g);
     }
+    if !skipped("concat") {
+        fuse_producers_into_concat(g);
+    }
     drop_unused_constants(g);
     Ok(())
 }
 
-/// Whether the load-time pass `name` (`bands`, `resize_concat`) is switched off by the
+/// Whether the load-time pass `name` (`bands`, `concat`) is switched off by the
 /// `WENZI_NN_SKIP` environment variable (comma-separated names, read at each load): for
 /// timing a fusion against the plain graph inside one process (`examples/ab_pass.rs`).
 fn skipped(name: &str) -> bool {
@@ -190,10 +190,17 @@ pub(crate) fn describe(op: &Op) -> String {
         Op::Resize(r) if r.add.is_some() => {
             format!("Resize+Add{}", chain_label(r.add.as_deref().unwrap_or(&[])))
         }
-        Op::Concat { resized, .. } if resized.iter().any(Option::is_some) => format!(
-            "Concat+Resize×{}",
-            resized.iter().filter(|r| r.is_some()).count()
-        ),
+        Op::Concat { parts, .. } if parts.iter().any(Option::is_some) => {
+            let mut label = "Concat".to_string();
+            for name in ["Pool", "Bands", "Resize"] {
+                match parts.iter().flatten().filter(|p| p.name() == name).count() {
+                    0 => {}
+                    1 => label += &format!("+{name}"),
+                    k => label += &format!("+{name}×{k}"),
+                }
+            }
+            label
+        }
         Op::MatMul(m) => format!(
             "MatMul{}{}",
             if m.bias.is_some() { "+bias" } else { "" },
@@ -985,10 +992,11 @@ fn fuse_into_binary_or_matmul(g: &mut Graph) -> bool {
     false
 }
 
-/// Resize → Concat: a Resize whose output only feeds a Concat, with constant scales and
-/// sizes, disappears into the Concat, which upsamples its source straight into the
-/// output's slice (see [`crate::ops::resize::concat_resized`]).
-fn fuse_resize_into_concat(g: &mut Graph) {
+/// Producer → Concat: a Resize (constant scales and sizes), Pool or banded conv chain
+/// whose output only feeds a Concat disappears into the Concat, which computes it from
+/// its input straight into the output's slice (see `ops/concat.rs`). Runs after the
+/// bands are formed, so that a chain feeding a Concat can be taken in whole.
+fn fuse_producers_into_concat(g: &mut Graph) {
     let uses = Uses::new(g);
     let mut dead = vec![false; g.nodes.len()];
     for k in 0..g.nodes.len() {
@@ -999,51 +1007,57 @@ fn fuse_resize_into_concat(g: &mut Graph) {
         if inputs.iter().any(Option::is_none) {
             continue;
         }
-        let mut resized: Vec<Option<Fused>> = vec![None; inputs.len()];
-        for (slot, fused) in inputs.iter_mut().zip(resized.iter_mut()) {
+        let mut parts: Vec<Option<Part>> = vec![None; inputs.len()];
+        for (slot, fused) in inputs.iter_mut().zip(parts.iter_mut()) {
             let v = slot.expect("checked above");
             let Some(j) = uses.producer[v] else {
                 continue;
             };
             let pn = &g.nodes[j];
-            let Op::Resize(rz) = &pn.op else {
+            let Some(Some(x)) = pn.inputs.first() else {
                 continue;
             };
-            if uses.sole_consumer(v) != Some(k) || rz.add.is_some() || pn.outputs.len() != 1 {
+            if uses.sole_consumer(v) != Some(k) || pn.outputs.len() != 1 {
                 continue;
             }
-            // opset 10: (X, scales); opset 11+: (X, roi, scales[, sizes]). Each one given
-            // must be a constant.
-            let (scales, sizes) = if pn.inputs.len() == 2 {
-                (pn.inputs[1], None)
-            } else {
-                (
-                    pn.inputs.get(2).copied().flatten(),
-                    pn.inputs.get(3).copied().flatten(),
-                )
+            let part = match &pn.op {
+                Op::Resize(rz) if rz.add.is_none() => {
+                    // opset 10: (X, scales); opset 11+: (X, roi, scales[, sizes]). Each
+                    // one given must be a constant.
+                    let (scales, sizes) = if pn.inputs.len() == 2 {
+                        (pn.inputs[1], None)
+                    } else {
+                        (
+                            pn.inputs.get(2).copied().flatten(),
+                            pn.inputs.get(3).copied().flatten(),
+                        )
+                    };
+                    let constant = |v: Option<ValueId>| match v {
+                        None => Some(None),
+                        Some(_) => const_of(g, v).map(|t| Some(t.clone())),
+                    };
+                    let (Some(scales), Some(sizes)) = (constant(scales), constant(sizes)) else {
+                        continue;
+                    };
+                    Part::Resize {
+                        op: rz.clone(),
+                        scales,
+                        sizes,
+                    }
+                }
+                Op::Pool(p) if pn.inputs.len() == 1 => Part::Pool(p.clone()),
+                Op::Bands(b) if pn.inputs.len() == 1 => Part::Bands(b.clone()),
+                _ => continue,
             };
-            let constant = |v: Option<ValueId>| match v {
-                None => Some(None),
-                Some(_) => const_of(g, v).map(|t| Some(t.clone())),
-            };
-            let (Some(scales), Some(sizes), Some(Some(x))) =
-                (constant(scales), constant(sizes), pn.inputs.first())
-            else {
-                continue;
-            };
-            *fused = Some(Fused {
-                op: rz.clone(),
-                scales,
-                sizes,
-            });
+            *fused = Some(part);
             *slot = Some(*x);
             dead[j] = true;
         }
-        if resized.iter().any(Option::is_some) {
+        if parts.iter().any(Option::is_some) {
             let n = &mut g.nodes[k];
             n.inputs = inputs;
-            if let Op::Concat { resized: r, .. } = &mut n.op {
-                *r = resized;
+            if let Op::Concat { parts: p, .. } = &mut n.op {
+                *p = parts;
             }
         }
     }

@@ -95,6 +95,15 @@ pub(crate) fn flops(op: &Op, inputs: &[Option<Vec<usize>>], output: &[usize]) ->
             Some(2 * prod(output) * (cin_g * kh * kw) as u64)
         }
         Op::Bands(b) => b.flops(input(0)?),
+        Op::Concat { parts, .. } if !parts.is_empty() => {
+            let mut total = 0;
+            for (i, p) in parts.iter().enumerate() {
+                if let Some(p) = p {
+                    total += p.flops(input(i)?)?;
+                }
+            }
+            Some(total)
+        }
         Op::ConvTranspose(c) => {
             let cout_g = match (&c.weights, input(1)) {
                 (Some(w), _) => w.cout_g,

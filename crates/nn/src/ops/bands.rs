@@ -92,6 +92,31 @@ struct Rows {
 
 impl Bands {
     pub fn run(&self, x: &ArrayD<f32>, alloc: &mut BufPool) -> Result<Tensor, String> {
+        let out_shape = self.output_shape(x)?;
+        let mut out = alloc.take(checked_numel(&out_shape)?);
+        self.write(x, &mut out, alloc)?;
+        Ok(Tensor::F32(f32_array(&out_shape, out)))
+    }
+
+    /// The chain's output shape for input `x` (NCHW).
+    pub fn output_shape(&self, x: &ArrayD<f32>) -> Result<[usize; 4], String> {
+        let xs = x.shape();
+        if xs.len() != 4 {
+            return Err(format!("expected a rank-4 NCHW input, got shape {xs:?}"));
+        }
+        let stages = self.plan([xs[1], xs[2], xs[3]])?;
+        let last = stages[stages.len() - 1];
+        Ok([xs[0], last.cout, last.r.oh, last.r.ow])
+    }
+
+    /// Runs the chain on `x` into `out` (exactly the output's size): a new buffer, or the
+    /// chain's slice of a Concat's output (see `ops/concat.rs`).
+    pub fn write(
+        &self,
+        x: &ArrayD<f32>,
+        out: &mut [f32],
+        alloc: &mut BufPool,
+    ) -> Result<(), String> {
         let xs = x.shape();
         if xs.len() != 4 {
             return Err(format!("expected a rank-4 NCHW input, got shape {xs:?}"));
@@ -112,13 +137,18 @@ impl Bands {
         let ends = checked_numel(xs)? / n.max(1);
         let out_shape = [n, c, h, w];
         let ends = ends + c * h * w;
-        let mut out = alloc.take(checked_numel(&out_shape)?);
+        if out.len() != checked_numel(&out_shape)? {
+            return Err(format!(
+                "chain output {out_shape:?} does not fit {} values",
+                out.len()
+            ));
+        }
         if out.is_empty() {
-            return Ok(Tensor::F32(f32_array(&out_shape, out)));
+            return Ok(());
         }
         let xd = data(x);
         if biggest < MIN_BYTES || middle < MIN_RATIO * ends || !bandable(&stages) {
-            self.run_whole(&stages, xd, n, &mut out, alloc);
+            self.run_whole(&stages, xd, n, out, alloc);
         } else {
             let (per_in, per_out) = (xs[1] * xs[2] * xs[3], c * h * w);
             let band = band_rows(&stages);
@@ -127,7 +157,7 @@ impl Bands {
                 self.run_banded(&stages, &xd[b * per_in..(b + 1) * per_in], o, band);
             }
         }
-        Ok(Tensor::F32(f32_array(&out_shape, out)))
+        Ok(())
     }
 
     /// The stages' geometry for an input of `c` channels, `h × w`, checked against the
@@ -439,7 +469,7 @@ fn band_rows(stages: &[Stage]) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::ops::conv::{AutoPad, Geometry};
     use crate::ops::elementwise::Step;
@@ -449,7 +479,7 @@ mod tests {
         ((i * m) % d) as f32 / d as f32 - 0.5
     }
 
-    fn conv(
+    pub(crate) fn conv(
         cin: usize,
         cout: usize,
         k: usize,

@@ -4,6 +4,7 @@
 //! single `match` and the optimizer can pattern-match on ops directly.
 
 pub(crate) mod bands;
+pub(crate) mod concat;
 pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub(crate) mod math;
@@ -114,10 +115,10 @@ pub(crate) enum Op {
     Resize(resize::Resize),
     Concat {
         axis: i64,
-        /// Per input, a Resize fused in at load (empty: none): that input is the Resize's
-        /// source, upsampled straight into its slice of the output (see
-        /// [`resize::concat_resized`]).
-        resized: Vec<Option<resize::Fused>>,
+        /// Per input, its producer fused in at load (empty: none): that input is then the
+        /// producer's input, computed straight into its slice of the output (see
+        /// `ops/concat.rs`).
+        parts: Vec<Option<concat::Part>>,
     },
     Reshape {
         allowzero: bool,
@@ -382,7 +383,7 @@ pub(crate) fn parse(
         }
         "Concat" => Op::Concat {
             axis: a.int("axis", 0),
-            resized: Vec::new(),
+            parts: Vec::new(),
         },
         "Reshape" => Op::Reshape {
             allowzero: a.int("allowzero", 0) != 0,
@@ -527,11 +528,11 @@ impl Op {
                     None => r.run(x, scales, sizes, alloc)?,
                 }
             }
-            Op::Concat { axis, resized } if resized.is_empty() => {
+            Op::Concat { axis, parts } if parts.is_empty() => {
                 let ts: Vec<&Tensor> = inputs.iter().filter_map(|i| i.opt()).collect();
                 shape::concat(&ts, *axis, alloc)?
             }
-            Op::Concat { axis, resized } => {
+            Op::Concat { axis, parts } => {
                 let ts = inputs
                     .iter()
                     .enumerate()
@@ -540,7 +541,7 @@ impl Op {
                             .ok_or_else(|| format!("missing required input #{i}"))
                     })
                     .collect::<Result<Vec<&Tensor>, String>>()?;
-                resize::concat_resized(&ts, resized, *axis, alloc)?
+                concat::concat_parts(&ts, parts, *axis, alloc)?
             }
             Op::Reshape { allowzero } => {
                 let s = req(inputs, 1)?.clone();

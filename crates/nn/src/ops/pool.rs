@@ -23,18 +23,39 @@ pub(crate) struct Pool2d {
 
 impl Pool2d {
     pub fn run(&self, x: &ArrayD<f32>, alloc: &mut BufPool) -> Result<Tensor, String> {
+        let out_shape = self.output_shape(x)?;
+        let mut out = alloc.take(checked_numel(&out_shape)?);
+        self.write(x, &mut out)?;
+        Ok(Tensor::F32(f32_array(&out_shape, out)))
+    }
+
+    /// The output shape for input `x` (NCHW).
+    pub fn output_shape(&self, x: &ArrayD<f32>) -> Result<[usize; 4], String> {
         let s = x.shape();
         if s.len() != 4 {
             return Err(format!("expected a rank-4 NCHW input, got shape {s:?}"));
         }
-        let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
+        let r = self.geo.resolve(s[2], s[3], self.ceil_mode)?;
+        Ok([s[0], s[1], r.oh, r.ow])
+    }
+
+    /// Pools `x` into `out` (exactly the output's size): into a new buffer, or into its
+    /// slice of a Concat's output (see `ops/concat.rs`).
+    pub fn write(&self, x: &ArrayD<f32>, out: &mut [f32]) -> Result<(), String> {
+        let out_shape = self.output_shape(x)?;
+        if out.len() != out_shape.iter().product::<usize>() {
+            return Err(format!(
+                "pool output {out_shape:?} does not fit {} values",
+                out.len()
+            ));
+        }
+        if out.is_empty() {
+            return Ok(());
+        }
+        let s = x.shape();
+        let (h, w) = (s[2], s[3]);
         let r = self.geo.resolve(h, w, self.ceil_mode)?;
         let (oh, ow) = (r.oh, r.ow);
-        let out_shape = [n, c, oh, ow];
-        let mut out = alloc.take(checked_numel(&out_shape)?);
-        if out.is_empty() {
-            return Ok(Tensor::F32(f32_array(&out_shape, out)));
-        }
         let xd = data(x);
         let [kh, kw] = self.geo.kernel;
         let [sh, sw] = self.geo.strides;
@@ -150,7 +171,7 @@ impl Pool2d {
                 .enumerate()
                 .for_each(|(i, d)| plane(i, d));
         }
-        Ok(Tensor::F32(f32_array(&out_shape, out)))
+        Ok(())
     }
 }
 
