@@ -133,7 +133,10 @@ pub(crate) fn concat_parts(
         return out;
     }
     let mut out_shape = first.clone();
-    out_shape[ax] = shapes.iter().map(|s| s[ax]).sum();
+    out_shape[ax] = shapes
+        .iter()
+        .try_fold(0usize, |acc, s| acc.checked_add(s[ax]))
+        .ok_or("concatenated size overflows")?;
     let mut out = alloc.take(checked_numel(&out_shape)?);
     let mut rest = out.as_mut_slice();
     for ((t, p), s) in inputs.iter().zip(parts).zip(&shapes) {

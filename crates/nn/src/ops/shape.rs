@@ -305,7 +305,9 @@ pub(crate) fn concat(inputs: &[&Tensor], axis: i64, alloc: &mut BufPool) -> Resu
                 first.shape()
             ));
         }
-        out_shape[ax] += s[ax];
+        out_shape[ax] = out_shape[ax]
+            .checked_add(s[ax])
+            .ok_or("concatenated size overflows")?;
     }
     let n = checked_numel(&out_shape)?;
     let outer: usize = out_shape[..ax].iter().product();
@@ -423,5 +425,21 @@ mod tests {
             let out = slice(&empty, &[0], &[5], Some(&[0]), Some(&[step])).unwrap();
             assert_eq!(out.shape(), &[0, 2]);
         }
+    }
+
+    /// Empty tensors can have huge axes: concatenating them must not overflow the
+    /// output's axis (a panic in debug builds, a wrong shape in release), for the plain
+    /// Concat and for one with fused parts.
+    #[test]
+    fn concat_of_huge_empty_axes_is_an_error_not_a_panic() {
+        let big = 1usize << 62;
+        let t = Tensor::F32(ArrayD::from_shape_vec(vec![0, big], vec![]).unwrap());
+        let four = [&t, &t, &t, &t];
+        let mut pool = BufPool::default();
+        assert!(concat(&four, 1, &mut pool).is_err());
+        let parts = vec![None; 4];
+        assert!(crate::ops::concat::concat_parts(&four, &parts, 1, &mut pool).is_err());
+        // Two fit in usize but not in an array: an error or an empty tensor, no panic.
+        let _ = concat(&four[..2], 1, &mut pool);
     }
 }
