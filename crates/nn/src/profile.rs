@@ -95,14 +95,15 @@ pub(crate) fn flops(op: &Op, inputs: &[Option<Vec<usize>>], output: &[usize]) ->
             Some(2 * prod(output) * (cin_g * kh * kw) as u64)
         }
         Op::Bands(b) => b.flops(input(0)?),
-        Op::Concat { parts, .. } if !parts.is_empty() => {
-            let mut total = 0;
+        Op::Concat { parts, .. } => {
+            // The conv chains fused in are counted; Resizes, Pools and copies are not.
+            let mut total = None;
             for (i, p) in parts.iter().enumerate() {
-                if let Some(p) = p {
-                    total += p.flops(input(i)?)?;
+                if let Some(f) = p.as_ref().and_then(|p| p.flops(input(i)?)) {
+                    total = Some(total.unwrap_or(0) + f);
                 }
             }
-            Some(total)
+            total
         }
         Op::ConvTranspose(c) => {
             let cout_g = match (&c.weights, input(1)) {
@@ -247,5 +248,80 @@ mod tests {
             let slowest = prof.top(1)[0].seconds;
             assert!(prof.nodes.iter().all(|n| n.seconds <= slowest));
         }
+    }
+
+    /// x[1,4,8,8] → Conv(3×3, pad 1) → Conv(1×1) → c; x → MaxPool(3×3, pad 1) → p;
+    /// Concat(c, p) → y[1,8,8,8]. Optimized, the chain becomes a band and both producers
+    /// move into the Concat (`Concat+Pool+Bands`), whose FLOPs are the chain's; the output
+    /// matches the unoptimized graph's.
+    #[test]
+    fn a_concat_with_fused_producers_counts_their_convs() {
+        let graph = GraphProto {
+            node: vec![
+                node(
+                    "Conv",
+                    &["x", "w1", "b1"],
+                    "c1",
+                    vec![ints("pads", &[1, 1, 1, 1])],
+                ),
+                node("Conv", &["c1", "w2"], "c", vec![]),
+                node(
+                    "MaxPool",
+                    &["x"],
+                    "p",
+                    vec![ints("kernel_shape", &[3, 3]), ints("pads", &[1, 1, 1, 1])],
+                ),
+                node(
+                    "Concat",
+                    &["c", "p"],
+                    "y",
+                    vec![{
+                        let mut a = ints("axis", &[]);
+                        a.r#type = 2;
+                        a.i = 1;
+                        a
+                    }],
+                ),
+            ],
+            name: "concat".into(),
+            initializer: vec![
+                init("w1", &[4, 4, 3, 3]),
+                init("b1", &[4]),
+                init("w2", &[4, 4, 1, 1]),
+            ],
+            input: vec![io("x")],
+            output: vec![io("y")],
+        };
+        let bytes = ModelProto {
+            ir_version: 8,
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: 13,
+            }],
+            graph: Some(graph),
+            metadata_props: vec![],
+        }
+        .encode_to_vec();
+        const CHAIN: u64 = 2 * 4 * 8 * 8 * 4 * 3 * 3 + 2 * 4 * 8 * 8 * 4;
+        let x = ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&[1, 4, 8, 8]), |i| {
+            ((i[1] * 29 + i[2] * 7 + i[3] * 3) % 13) as f32 * 0.2 - 1.2
+        });
+        let mut outs = Vec::new();
+        for optimize in [false, true] {
+            let m = Model::load_with(&bytes, LoadOptions { optimize }).unwrap();
+            assert_eq!(m.flops(&[("x", &[1, 4, 8, 8])]).unwrap(), CHAIN);
+            let (out, prof) = m.run_profiled(&[("x", x.view())]).unwrap();
+            assert_eq!(out[0].shape(), &[1, 8, 8, 8]);
+            if optimize {
+                assert_eq!(prof.nodes.len(), 1, "{:?}", prof.nodes);
+                assert_eq!(prof.nodes[0].op, "Concat+Pool+Bands");
+                assert_eq!(prof.nodes[0].flops, Some(CHAIN));
+            }
+            outs.push(out.into_iter().next().unwrap());
+        }
+        let diff = (&outs[0] - &outs[1])
+            .mapv(f32::abs)
+            .fold(0f32, |a, &b| a.max(b));
+        assert!(diff < 1e-5, "optimized output differs by {diff}");
     }
 }

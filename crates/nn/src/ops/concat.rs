@@ -70,11 +70,12 @@ impl Part {
         }
     }
 
-    /// FLOPs of the part for an input of shape `x` (None where not counted).
+    /// FLOPs of the part for an input of shape `x`: counted for conv chains only, as for
+    /// the unfused nodes (see `profile.rs`).
     pub fn flops(&self, x: &[usize]) -> Option<u64> {
         match self {
             Part::Bands(b) => b.flops(x),
-            Part::Resize { .. } | Part::Pool(_) => Some(0),
+            Part::Resize { .. } | Part::Pool(_) => None,
         }
     }
 }
