@@ -30,7 +30,9 @@
 //! most 512 MiB each, largest buffers dropped first) so steady-state inference barely
 //! allocates. A model therefore holds on to roughly its peak working set for the largest
 //! input it has seen. [`set_buffer_pool_limits`] bounds the free buffers held during a
-//! run and between runs (a server that must bound its memory lowers both).
+//! run and between runs (a server that must bound its memory lowers both). On Linux, new
+//! buffers of 4 MiB or more ask for transparent huge pages (fewer TLB misses on the
+//! detectors' large maps); `WENZI_NN_HUGE_PAGES=0` turns that off.
 //!
 //! # Non-finite inputs
 //! Inputs containing NaN or ±infinity are rejected with [`Error::NonFiniteInput`]
