@@ -77,8 +77,9 @@ const HUGE_MIN_BYTES: usize = 4 << 20;
 /// the recognizers (`ab_bench.sh`, 8 rounds each). `WENZI_NN_HUGE_PAGES=0` turns it off.
 pub(crate) fn fresh_buffer(n: usize) -> Vec<f32> {
     let mut v: Vec<f32> = Vec::with_capacity(n);
-    if n * 4 >= HUGE_MIN_BYTES && huge_pages_wanted() {
-        advise_huge_pages(v.as_mut_ptr(), n * 4);
+    let bytes = v.capacity() * std::mem::size_of::<f32>();
+    if bytes >= HUGE_MIN_BYTES && huge_pages_wanted() {
+        advise_huge_pages(v.as_mut_ptr(), bytes);
     }
     v.resize(n, 0.0);
     v
