@@ -161,6 +161,30 @@ mod tests {
         }
     }
 
+    /// An integer attribute.
+    fn int(name: &str, v: i64) -> AttributeProto {
+        AttributeProto {
+            name: name.into(),
+            r#type: 2,
+            i: v,
+            ..Default::default()
+        }
+    }
+
+    /// The serialized opset-13 model of `graph`.
+    fn encode(graph: GraphProto) -> Vec<u8> {
+        ModelProto {
+            ir_version: 8,
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: 13,
+            }],
+            graph: Some(graph),
+            metadata_props: vec![],
+        }
+        .encode_to_vec()
+    }
+
     fn io(name: &str) -> ValueInfoProto {
         ValueInfoProto {
             name: name.into(),
@@ -177,12 +201,7 @@ mod tests {
                     "Conv",
                     &["x", "w1", "b1"],
                     "y",
-                    vec![ints("pads", &[1, 1, 1, 1]), {
-                        let mut g = ints("group", &[]);
-                        g.r#type = 2;
-                        g.i = 2;
-                        g
-                    }],
+                    vec![ints("pads", &[1, 1, 1, 1]), int("group", 2)],
                 ),
                 node("Relu", &["y"], "r", vec![]),
                 node(
@@ -203,16 +222,7 @@ mod tests {
             input: vec![io("x"), io("a")],
             output: vec![io("z"), io("m")],
         };
-        ModelProto {
-            ir_version: 8,
-            opset_import: vec![OperatorSetIdProto {
-                domain: String::new(),
-                version: 13,
-            }],
-            graph: Some(graph),
-            metadata_props: vec![],
-        }
-        .encode_to_vec()
+        encode(graph)
     }
 
     const CONV: u64 = 2 * 6 * 8 * 8 * 2 * 3 * 3; // 2·N·Cout·Hout·Wout·(Cin/g)·kh·kw
@@ -271,17 +281,7 @@ mod tests {
                     "p",
                     vec![ints("kernel_shape", &[3, 3]), ints("pads", &[1, 1, 1, 1])],
                 ),
-                node(
-                    "Concat",
-                    &["c", "p"],
-                    "y",
-                    vec![{
-                        let mut a = ints("axis", &[]);
-                        a.r#type = 2;
-                        a.i = 1;
-                        a
-                    }],
-                ),
+                node("Concat", &["c", "p"], "y", vec![int("axis", 1)]),
             ],
             name: "concat".into(),
             initializer: vec![
@@ -292,16 +292,7 @@ mod tests {
             input: vec![io("x")],
             output: vec![io("y")],
         };
-        let bytes = ModelProto {
-            ir_version: 8,
-            opset_import: vec![OperatorSetIdProto {
-                domain: String::new(),
-                version: 13,
-            }],
-            graph: Some(graph),
-            metadata_props: vec![],
-        }
-        .encode_to_vec();
+        let bytes = encode(graph);
         const CHAIN: u64 = 2 * 4 * 8 * 8 * 4 * 3 * 3 + 2 * 4 * 8 * 8 * 4;
         let x = ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&[1, 4, 8, 8]), |i| {
             ((i[1] * 29 + i[2] * 7 + i[3] * 3) % 13) as f32 * 0.2 - 1.2
