@@ -65,14 +65,7 @@ ORT_DAZ = False
 
 
 def time_ort(path, shape, threads, runs):
-    so = ort.SessionOptions()
-    if ORT_DAZ:
-        # Flush subnormals to zero in onnxruntime too (off by default).
-        so.add_session_config_entry("session.set_denormal_as_zero", "1")
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    sess = ort_session(path, threads)
     name = sess.get_inputs()[0].name
     x = np.random.default_rng(0).uniform(-1, 1, size=shape).astype(np.float32)
     sess.run(None, {name: x})
@@ -87,8 +80,10 @@ def time_ort(path, shape, threads, runs):
 
 
 def ort_session(path, threads):
+    """onnxruntime with full graph optimizations, `threads` intra-op threads, no inter-op."""
     so = ort.SessionOptions()
     if ORT_DAZ:
+        # Flush subnormals to zero in onnxruntime too (off by default).
         so.add_session_config_entry("session.set_denormal_as_zero", "1")
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
