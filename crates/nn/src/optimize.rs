@@ -1022,16 +1022,10 @@ fn fuse_producers_into_concat(g: &mut Graph) {
             }
             let part = match &pn.op {
                 Op::Resize(rz) if rz.add.is_none() => {
-                    // opset 10: (X, scales); opset 11+: (X, roi, scales[, sizes]). Each
-                    // one given must be a constant.
-                    let (scales, sizes) = if pn.inputs.len() == 2 {
-                        (pn.inputs[1], None)
-                    } else {
-                        (
-                            pn.inputs.get(2).copied().flatten(),
-                            pn.inputs.get(3).copied().flatten(),
-                        )
-                    };
+                    // Each of scales and sizes that is given must be a constant.
+                    let (sc, sz) = crate::ops::resize::scales_sizes_slots(pn.inputs.len());
+                    let scales = pn.inputs.get(sc).copied().flatten();
+                    let sizes = pn.inputs.get(sz).copied().flatten();
                     let constant = |v: Option<ValueId>| match v {
                         None => Some(None),
                         Some(_) => const_of(g, v).map(|t| Some(t.clone())),

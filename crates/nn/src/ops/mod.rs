@@ -513,15 +513,9 @@ impl Op {
                     (None, &mut *inputs)
                 };
                 let x = req(inputs, 0)?.as_f32()?;
-                // opset 10 / Upsample: (X, scales); opset 11+: (X, roi, scales[, sizes]).
-                let (scales, sizes) = if inputs.len() == 2 {
-                    (inputs[1].opt(), None)
-                } else {
-                    (
-                        inputs.get(2).and_then(|t| t.opt()),
-                        inputs.get(3).and_then(|t| t.opt()),
-                    )
-                };
+                let (sc, sz) = resize::scales_sizes_slots(inputs.len());
+                let scales = inputs.get(sc).and_then(|t| t.opt());
+                let sizes = inputs.get(sz).and_then(|t| t.opt());
                 match addend {
                     Some(a) if a.opt().is_some() => r.run_add(x, scales, sizes, a, alloc)?,
                     Some(_) => return Err("missing required input #0".into()),

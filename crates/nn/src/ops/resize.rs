@@ -42,6 +42,16 @@ pub(crate) struct Resize {
     pub add: Option<Chain>,
 }
 
+/// Where a Resize node's `scales` and `sizes` inputs sit among its `n` inputs (the data
+/// input first): opset 10 / Upsample `(X, scales)`, opset 11+ `(X, roi, scales[, sizes])`.
+pub(crate) fn scales_sizes_slots(n: usize) -> (usize, usize) {
+    if n == 2 {
+        (1, usize::MAX)
+    } else {
+        (2, 3)
+    }
+}
+
 impl Resize {
     /// Source coordinate of output index `o` along an axis.
     fn src(&self, o: usize, scale: f32, in_len: usize, out_len: usize) -> f32 {
