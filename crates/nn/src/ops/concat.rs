@@ -17,7 +17,6 @@ use super::resize::Resize;
 use crate::exec::BufPool;
 use crate::tensor::{checked_numel, f32_array, Tensor};
 use ndarray::ArrayD;
-use rayon::prelude::*;
 
 /// A producer fused into a Concat, computed from that Concat input.
 #[derive(Clone, Debug)]
@@ -152,15 +151,10 @@ pub(crate) fn concat_parts(
     Ok(Tensor::F32(f32_array(&out_shape, out)))
 }
 
-/// `dst` = the elements of `x` in standard order, in parallel blocks when large.
+/// `dst` = the elements of `x` in standard order.
 fn copy_par(x: &ArrayD<f32>, dst: &mut [f32]) {
-    const BLOCK: usize = 1 << 16;
     match x.as_slice() {
-        Some(src) if dst.len() > BLOCK && rayon::current_num_threads() > 1 => dst
-            .par_chunks_mut(BLOCK)
-            .zip(src.par_chunks(BLOCK))
-            .for_each(|(d, s)| d.copy_from_slice(s)),
-        Some(src) => dst.copy_from_slice(src),
+        Some(src) => super::shape::copy_par(src, dst),
         None => dst.iter_mut().zip(x.iter()).for_each(|(d, s)| *d = *s),
     }
 }

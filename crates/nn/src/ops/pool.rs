@@ -1,6 +1,6 @@
 //! MaxPool, AveragePool and GlobalAveragePool (2-D, NCHW).
 
-use super::conv::Geometry;
+use super::conv::{Geometry, Resolved};
 use crate::exec::BufPool;
 use crate::simd::multiversion;
 use crate::tensor::{checked_numel, data, f32_array, Tensor};
@@ -31,18 +31,23 @@ impl Pool2d {
 
     /// The output shape for input `x` (NCHW).
     pub fn output_shape(&self, x: &ArrayD<f32>) -> Result<[usize; 4], String> {
+        Ok(self.geometry(x)?.0)
+    }
+
+    /// The output shape and the resolved window geometry for input `x` (NCHW).
+    fn geometry(&self, x: &ArrayD<f32>) -> Result<([usize; 4], Resolved), String> {
         let s = x.shape();
         if s.len() != 4 {
             return Err(format!("expected a rank-4 NCHW input, got shape {s:?}"));
         }
         let r = self.geo.resolve(s[2], s[3], self.ceil_mode)?;
-        Ok([s[0], s[1], r.oh, r.ow])
+        Ok(([s[0], s[1], r.oh, r.ow], r))
     }
 
     /// Pools `x` into `out` (exactly the output's size): into a new buffer, or into its
     /// slice of a Concat's output (see `ops/concat.rs`).
     pub fn write(&self, x: &ArrayD<f32>, out: &mut [f32]) -> Result<(), String> {
-        let out_shape = self.output_shape(x)?;
+        let (out_shape, r) = self.geometry(x)?;
         if out.len() != out_shape.iter().product::<usize>() {
             return Err(format!(
                 "pool output {out_shape:?} does not fit {} values",
@@ -54,7 +59,6 @@ impl Pool2d {
         }
         let s = x.shape();
         let (h, w) = (s[2], s[3]);
-        let r = self.geo.resolve(h, w, self.ceil_mode)?;
         let (oh, ow) = (r.oh, r.ow);
         let xd = data(x);
         let [kh, kw] = self.geo.kernel;

@@ -287,6 +287,20 @@ pub(crate) fn slice(
     })
 }
 
+/// `dst.copy_from_slice(src)`, in parallel blocks of 64 Ki floats when large and the pool
+/// has threads to spare (the Concats' big channel blocks).
+pub(crate) fn copy_par(src: &[f32], dst: &mut [f32]) {
+    const BLOCK: usize = 1 << 16;
+    if dst.len() > BLOCK && rayon::current_num_threads() > 1 {
+        use rayon::prelude::*;
+        dst.par_chunks_mut(BLOCK)
+            .zip(src.par_chunks(BLOCK))
+            .for_each(|(d, s)| d.copy_from_slice(s));
+    } else {
+        dst.copy_from_slice(src);
+    }
+}
+
 pub(crate) fn concat(inputs: &[&Tensor], axis: i64, alloc: &mut BufPool) -> Result<Tensor, String> {
     let first = inputs.first().ok_or("Concat needs at least one input")?;
     let r = first.shape().len();
@@ -338,11 +352,9 @@ pub(crate) fn concat(inputs: &[&Tensor], axis: i64, alloc: &mut BufPool) -> Resu
                     blocks.push((b, src));
                     rest = r;
                 }
-                blocks.into_par_iter().for_each(|(b, src)| {
-                    b.par_chunks_mut(1 << 16)
-                        .enumerate()
-                        .for_each(|(i, c)| c.copy_from_slice(&src[i << 16..(i << 16) + c.len()]))
-                });
+                blocks
+                    .into_par_iter()
+                    .for_each(|(b, src)| copy_par(&src[..b.len()], b));
             } else {
                 out.par_chunks_mut(row_out)
                     .enumerate()
