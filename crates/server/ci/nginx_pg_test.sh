@@ -55,7 +55,8 @@ KEY="$("$BIN" keys --database "$DB_URL" add --name nginx-test --quota "$QUOTA" 2
 for p in $P_A $P_B; do
   RUST_LOG=info,wenzi::access=info "$BIN" serve --workers 1 --threads 1 \
     --listen "127.0.0.1:$p" --database "$DB_URL" --trusted-proxy 127.0.0.1 \
-    --rate-limit 0 --queue-size 128 --no-initial-key --log-format json \
+    --rate-limit 0 --demo-rate-limit 0.05 --demo-rate-burst 2 \
+    --queue-size 128 --no-initial-key --log-format json \
     >"$WORK/server-$p.log" 2>&1 &
   PIDS+=($!)
 done
@@ -136,8 +137,11 @@ used="$("$BIN" keys --database "$DB_URL" usage "$KEY" 2>/dev/null | awk '/^used:
 [ "$used" = "$QUOTA" ] || fail "database says used=$used"
 
 # Client IP from X-Forwarded-For through the trusted proxy: the demo endpoint allows a burst
-# of 2 per client per instance, so 6 quick requests from one client see 429s, while another
-# client is unaffected.
+# of 2 per client per instance, refilled at one request per 20 s here, so of 6 requests from
+# one client (at least 3 reach one instance) one or more see 429, while another client is
+# unaffected. The refill is set this slow on purpose: at the default 1/s, 6 sequential
+# requests that each take ~250 ms (alternating over 2 instances, one every ~0.5 s per
+# instance) all fit the bucket, and the check turned on how fast the engine was.
 DEMO="http://127.0.0.1:$P_NGINX/imagerecognition/imagestreamocr/demo"
 limited=0
 for _ in 1 2 3 4 5 6; do
