@@ -1126,6 +1126,11 @@ unsafe fn kernel_avx2<B: BRows>(
     use std::arch::x86_64::*;
     debug_assert!(t.rows >= 1 && t.rows <= MR && t.cols >= 1 && t.cols <= NR);
     let full = t.rows == MR && t.cols == NR;
+    // Whole 16-column rows are loaded and stored plainly even when the tile has fewer than
+    // MR rows: `vmaskmovps` is microcoded on AMD cores (Zen 3: one store per ~12 cycles),
+    // and an A whose rows are not a multiple of 6 (32 output channels, a 4-row transposed
+    // conv) would pay it on every tile of its last panel.
+    let cols_full = t.cols == NR;
     let lanes = |w: usize| {
         let m: [i32; 8] = std::array::from_fn(|j| if j < w { -1 } else { 0 });
         // SAFETY: an unaligned load of 8 i32 from a local array.
@@ -1165,7 +1170,7 @@ unsafe fn kernel_avx2<B: BRows>(
             if t.first {
                 let v = _mm256_set1_ps(bias[r]);
                 acc[r] = [v, v];
-            } else if full {
+            } else if r < t.rows && cols_full {
                 acc[r] = [_mm256_loadu_ps(row), _mm256_loadu_ps(row.add(8))];
             } else if r < t.rows {
                 acc[r] = [
@@ -1191,7 +1196,7 @@ unsafe fn kernel_avx2<B: BRows>(
         }
         for r in 0..t.rows {
             let row = t.c.add(r * t.ldc);
-            if full {
+            if cols_full {
                 _mm256_storeu_ps(row, acc[r][0]);
                 _mm256_storeu_ps(row.add(8), acc[r][1]);
             } else {
