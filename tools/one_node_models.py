@@ -100,6 +100,19 @@ def main():
                       [weight("W", (120, 18710)), weight("B", (18710,), 1.0)],
                       [1, None, 120], "y"),
                  "1,40,120", "v6 rec MatMul.12 + Softmax.2"))
+    up = [
+        helper.make_node("ConvTranspose", ["x", "W1", "B1"], ["u"], kernel_shape=[2, 2],
+                         strides=[2, 2]),
+        helper.make_node("Relu", ["u"], ["r"]),
+        helper.make_node("ConvTranspose", ["r", "W2", "B2"], ["v"], kernel_shape=[2, 2],
+                         strides=[2, 2]),
+        helper.make_node("Sigmoid", ["v"], ["y"]),
+    ]
+    rows.append((save(out_dir, "convt_head_24", up,
+                      [weight("W1", (24, 24, 2, 2)), weight("B1", (24,), 1.0),
+                       weight("W2", (24, 1, 2, 2)), weight("B2", (1,), 1.0)],
+                      [1, 24, None, None], "y"),
+                 "1,24,240,240", "v4/v6 det ConvTranspose.0 + .2 (the DB head's upsampling)"))
     for path, shape, what in rows:
         print(f"{path}\t{shape}\t{what}")
 

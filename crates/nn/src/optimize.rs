@@ -72,11 +72,14 @@ pub(crate) fn prepare(g: &mut Graph, optimize: bool) -> Result<(), Error> {
     if !skipped("concat") {
         fuse_producers_into_concat(g);
     }
+    if !skipped("convt") {
+        fuse_convt_chains(g);
+    }
     drop_unused_constants(g);
     Ok(())
 }
 
-/// Whether the load-time pass `name` (`bands`, `concat`) is switched off by the
+/// Whether the load-time pass `name` (`bands`, `concat`, `convt`) is switched off by the
 /// `WENZI_NN_SKIP` environment variable (comma-separated names, read at each load): for
 /// timing a fusion against the plain graph inside one process (`examples/ab_pass.rs`).
 fn skipped(name: &str) -> bool {
@@ -187,6 +190,7 @@ pub(crate) fn describe(op: &Op) -> String {
         Op::Binary(k, c) => format!("{k:?}{}", chain_label(c)),
         Op::Conv(c) => format!("Conv{}", chain_label(&c.post)),
         Op::Bands(b) => format!("Bands×{}", b.stages.len()),
+        Op::ConvTransposes(c) => format!("ConvTranspose×{}", c.stages.len()),
         Op::Resize(r) if r.add.is_some() => {
             format!("Resize+Add{}", chain_label(r.add.as_deref().unwrap_or(&[])))
         }
@@ -1120,15 +1124,7 @@ fn fuse_conv_bands(g: &mut Graph) {
         Op::Conv(c) => c.weights.as_ref().map_or(0, |w| w.w.len()),
         _ => 0,
     };
-    let mut uses = vec![0usize; g.names.len()];
-    for n in &g.nodes {
-        for v in n.inputs.iter().flatten() {
-            uses[*v] += 1;
-        }
-    }
-    for (_, v) in &g.outputs {
-        uses[*v] += 1;
-    }
+    let uses = use_counts(g);
     let mut consumer = vec![None; g.names.len()];
     for (j, n) in g.nodes.iter().enumerate() {
         for v in n.inputs.iter().flatten() {
@@ -1182,6 +1178,93 @@ fn fuse_conv_bands(g: &mut Graph) {
         first.outputs = outputs;
     }
     compact(g, &dead);
+}
+
+/// Fuses each chain of two or more transposed convs with disjoint windows (weights
+/// captured) in which every output but the last is read only by the next one, and is not
+/// a graph output, into one [`Op::ConvTransposes`] node: the chain then runs a run of input
+/// pixels at a time through every stage, its intermediates in cache (see `ops/convt.rs`).
+/// The fused node takes the first one's place and name.
+fn fuse_convt_chains(g: &mut Graph) {
+    let uses = use_counts(g);
+    let mut consumer = vec![None; g.names.len()];
+    for (j, n) in g.nodes.iter().enumerate() {
+        for v in n.inputs.iter().flatten() {
+            consumer[*v] = Some(j);
+        }
+    }
+    let stage = |n: &Node| match &n.op {
+        Op::ConvTranspose(c) => {
+            c.weights.is_some()
+                && crate::ops::convt::disjoint(c)
+                && n.inputs.len() == 1
+                && n.outputs.len() == 1
+        }
+        _ => false,
+    };
+    let cout = |n: &Node| match &n.op {
+        Op::ConvTranspose(c) => c.weights.as_ref().map(|w| w.cout_g * c.group),
+        _ => None,
+    };
+    let cin = |n: &Node| match &n.op {
+        Op::ConvTranspose(c) => c.weights.as_ref().map(|w| w.cin),
+        _ => None,
+    };
+    let mut dead = vec![false; g.nodes.len()];
+    for j in 0..g.nodes.len() {
+        if dead[j] || !stage(&g.nodes[j]) {
+            continue;
+        }
+        let mut chain = vec![j];
+        loop {
+            let last = &g.nodes[*chain.last().expect("non-empty")];
+            let out = last.outputs[0];
+            match consumer[out] {
+                Some(k)
+                    if uses[out] == 1
+                        && !dead[k]
+                        && stage(&g.nodes[k])
+                        && g.nodes[k].inputs[0] == Some(out)
+                        && cin(&g.nodes[k]) == cout(last) =>
+                {
+                    chain.push(k)
+                }
+                _ => break,
+            }
+        }
+        if chain.len() < 2 {
+            continue;
+        }
+        let stages = chain
+            .iter()
+            .map(|&k| match &g.nodes[k].op {
+                Op::ConvTranspose(c) => c.clone(),
+                _ => unreachable!("checked by `stage`"),
+            })
+            .collect();
+        let outputs = g.nodes[*chain.last().expect("non-empty")].outputs.clone();
+        for &k in &chain[1..] {
+            dead[k] = true;
+        }
+        let first = &mut g.nodes[j];
+        first.op = Op::ConvTransposes(crate::ops::convt::Chain { stages });
+        first.outputs = outputs;
+    }
+    compact(g, &dead);
+}
+
+/// How many times each value is read (by nodes, and as a graph output).
+fn use_counts(g: &Graph) -> Vec<usize> {
+    let mut uses = vec![0usize; g.names.len()];
+    for n in &g.nodes {
+        for v in n.inputs.iter().flatten() {
+            uses[*v] += 1;
+        }
+    }
+    for (_, v) in &g.outputs {
+        uses[*v] += 1;
+    }
+    uses
 }
 
 #[allow(dead_code)]

@@ -95,6 +95,7 @@ pub(crate) fn flops(op: &Op, inputs: &[Option<Vec<usize>>], output: &[usize]) ->
             Some(2 * prod(output) * (cin_g * kh * kw) as u64)
         }
         Op::Bands(b) => b.flops(input(0)?),
+        Op::ConvTransposes(c) => c.flops(input(0)?),
         Op::Concat { parts, .. } => {
             // The conv chains fused in are counted; Resizes, Pools and copies are not.
             let mut total = None;
@@ -314,5 +315,52 @@ mod tests {
             .mapv(f32::abs)
             .fold(0f32, |a, &b| a.max(b));
         assert!(diff < 1e-5, "optimized output differs by {diff}");
+    }
+
+    /// x[1,6,5,7] → ConvTranspose(→4, 2×2 stride 2) → Relu → ConvTranspose(→1, 2×2 stride 2)
+    /// → Sigmoid → y[1,1,20,28] (the DB heads' upsampling). Optimized, both become one
+    /// `ConvTranspose×2` node counting both stages' FLOPs, with the unoptimized output.
+    #[test]
+    fn a_transposed_conv_chain_becomes_one_node() {
+        let s2 = || vec![ints("strides", &[2, 2]), ints("kernel_shape", &[2, 2])];
+        let graph = GraphProto {
+            node: vec![
+                node("ConvTranspose", &["x", "w1", "b1"], "u", s2()),
+                node("Relu", &["u"], "r", vec![]),
+                node("ConvTranspose", &["r", "w2", "b2"], "v", s2()),
+                node("Sigmoid", &["v"], "y", vec![]),
+            ],
+            name: "convt".into(),
+            initializer: vec![
+                init("w1", &[6, 4, 2, 2]),
+                init("b1", &[4]),
+                init("w2", &[4, 1, 2, 2]),
+                init("b2", &[1]),
+            ],
+            input: vec![io("x")],
+            output: vec![io("y")],
+        };
+        let bytes = encode(graph);
+        const CHAIN: u64 = 2 * 6 * 5 * 7 * 4 * 2 * 2 + 2 * 4 * 10 * 14 * 2 * 2;
+        let x = ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&[1, 6, 5, 7]), |i| {
+            ((i[1] * 29 + i[2] * 7 + i[3] * 3) % 13) as f32 * 0.2 - 1.2
+        });
+        let mut outs = Vec::new();
+        for optimize in [false, true] {
+            let m = Model::load_with(&bytes, LoadOptions { optimize }).unwrap();
+            assert_eq!(m.flops(&[("x", &[1, 6, 5, 7])]).unwrap(), CHAIN);
+            let (out, prof) = m.run_profiled(&[("x", x.view())]).unwrap();
+            assert_eq!(out[0].shape(), &[1, 1, 20, 28]);
+            if optimize {
+                assert_eq!(prof.nodes.len(), 1, "{:?}", prof.nodes);
+                assert_eq!(prof.nodes[0].op, "ConvTranspose×2");
+                assert_eq!(prof.nodes[0].flops, Some(CHAIN));
+            }
+            outs.push(out.into_iter().next().unwrap());
+        }
+        let diff = (&outs[0] - &outs[1])
+            .mapv(f32::abs)
+            .fold(0f32, |a, &b| a.max(b));
+        assert!(diff < 1e-6, "optimized output differs by {diff}");
     }
 }

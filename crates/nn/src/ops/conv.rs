@@ -675,7 +675,7 @@ multiversion! {
     /// `rows` (row stride `stride`): a transposed conv's taps kx = 0..k of `len` input
     /// pixels, interleaved into their output span (k = 2 is a pair-store loop that
     /// vectorizes).
-    fn interleave_taps(rows: &[f32], stride: usize, at: usize, len: usize, dst: &mut [f32]) {
+    pub(super) fn interleave_taps(rows: &[f32], stride: usize, at: usize, len: usize, dst: &mut [f32]) {
         let k = dst.len() / len.max(1);
         if k == 2 {
             let (a, b) = (&rows[at..at + len], &rows[stride + at..stride + at + len]);
@@ -1409,6 +1409,16 @@ impl ConvTranspose {
         if self.geo.auto_pad != AutoPad::NotSet && self.geo.auto_pad != AutoPad::Valid {
             return Err("ConvTranspose auto_pad SAME_* is not supported".into());
         }
+        // Non-overlapping windows (kernel == stride, no padding): each input pixel owns
+        // its output block; see `convt.rs`.
+        if super::convt::disjoint(self) && h > 0 && w > 0 {
+            let stage = super::convt::Stage {
+                wts,
+                group: g,
+                post: &self.post,
+            };
+            return super::convt::run(x, &[stage], alloc);
+        }
         let cout_g = wts.cout_g;
         let cout = cout_g * g;
         let cin_g = cin / g;
@@ -1438,84 +1448,6 @@ impl ConvTranspose {
         let hw = h * w;
         let xd = data(x);
         let threads = rayon::current_num_threads();
-        // Non-overlapping windows (kernel == stride, no padding): each output pixel gets
-        // exactly one GEMM value, so column tiles can scatter in parallel.
-        let disjoint = [kh, kw] == [sh, sw]
-            && [dh, dw] == [1, 1]
-            && [pt, pl, pb, pr] == [0; 4]
-            && self.output_padding == [0, 0];
-        if disjoint {
-            let tile = TILE_N.min(hw.div_ceil(NR) * NR);
-            let ntiles = hw.div_ceil(tile);
-            let out_ptr = SyncPtr(out.as_mut_ptr());
-            let task = |t: usize, scratch: &mut (Vec<f32>, Vec<f32>)| {
-                let (pack, col) = scratch;
-                let ti = t % ntiles;
-                let img = t / ntiles;
-                let (b, gi) = (img / g, img % g);
-                let p0 = ti * tile;
-                let pn = tile.min(hw - p0);
-                let xin = &xd[(b * cin + gi * cin_g) * hw..][..cin_g * hw];
-                col.resize(kk * pn, 0.0);
-                // SAFETY: `col` is kk × pn with row stride pn, exclusively ours.
-                unsafe {
-                    gemm_tile(
-                        &wts.packed[gi],
-                        BSrc::Pack(&MatB { data: xin, ld: hw }),
-                        None,
-                        0,
-                        kk,
-                        p0,
-                        pn,
-                        col.as_mut_ptr(),
-                        pn,
-                        pack,
-                        &[],
-                    )
-                };
-                for cl in 0..cout_g {
-                    let co = gi * cout_g + cl;
-                    let plane = (b * cout + co) * oh;
-                    for ky in 0..kh {
-                        // This kernel row's kw column rows, biased and activated.
-                        let rows = &mut col[(cl * kh + ky) * kw * pn..][..kw * pn];
-                        let bv = wts.bias[co];
-                        for row in rows.chunks_exact_mut(pn) {
-                            row.iter_mut().for_each(|v| *v += bv);
-                            apply_chain(&self.post, row);
-                        }
-                        let rows = &rows[..];
-                        // Input pixels p0..p0+pn, one input row's run at a time: their
-                        // outputs fill one output row's span, taps kx interleaved.
-                        let mut p = p0;
-                        while p < p0 + pn {
-                            let (iy, ix) = (p / w, p % w);
-                            let len = (w - ix).min(p0 + pn - p);
-                            let o = (plane + iy * sh + ky) * ow + ix * sw;
-                            // SAFETY: with kernel == stride and no padding, the outputs of
-                            // input pixels ix..ix+len of row iy for this (co, ky) are the
-                            // contiguous span o..o+len·sw of one output row, and pixel
-                            // ranges of tasks are disjoint.
-                            let dst = unsafe {
-                                std::slice::from_raw_parts_mut(out_ptr.get().add(o), len * sw)
-                            };
-                            let at = p - p0;
-                            interleave_taps(rows, pn, at, len, dst);
-                            p += len;
-                        }
-                    }
-                }
-            };
-            let tasks = n * g * ntiles;
-            if threads > 1 && tasks > 1 {
-                (0..tasks)
-                    .into_par_iter()
-                    .for_each(|t| with_scratch(|s| task(t, s)));
-            } else {
-                with_scratch(|s| (0..tasks).for_each(|t| task(t, s)));
-            }
-            return Ok(Tensor::F32(f32_array(&out_shape, out)));
-        }
         // General case: full column matrix per (image, group), then a parallel scatter
         // per output channel (accumulating overlaps).
         let mut col = vec![0f32; kk * hw];

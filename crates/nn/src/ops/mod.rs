@@ -6,6 +6,7 @@
 pub(crate) mod bands;
 pub(crate) mod concat;
 pub(crate) mod conv;
+pub(crate) mod convt;
 pub(crate) mod elementwise;
 pub(crate) mod math;
 pub(crate) mod matmul;
@@ -103,6 +104,8 @@ pub(crate) enum Op {
     /// A chain of convs run a band of rows at a time (fused at load).
     Bands(bands::Bands),
     ConvTranspose(ConvTranspose),
+    /// Transposed convs with disjoint windows, each reading the one before (fused at load).
+    ConvTransposes(convt::Chain),
     BatchNorm {
         eps: f32,
     },
@@ -470,6 +473,7 @@ impl Op {
             Op::Conv(c) => c.run(inputs, alloc)?,
             Op::Bands(b) => b.run(req(inputs, 0)?.as_f32()?, alloc)?,
             Op::ConvTranspose(c) => c.run(inputs, alloc)?,
+            Op::ConvTransposes(c) => c.run(req(inputs, 0)?, alloc)?,
             Op::BatchNorm { eps } => {
                 let x = req(inputs, 0)?.as_f32()?;
                 let p = [1, 2, 3, 4].map(|i| req(inputs, i).and_then(|t| t.as_f32()));
