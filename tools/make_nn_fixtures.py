@@ -301,8 +301,9 @@ def make_error_models():
 
 MODELS = [
     # (case prefix, file, [input shapes])
-    ("v4_det", "ch_PP-OCRv4_det_infer.onnx", [(1, 3, 64, 96), (1, 3, 160, 224)]),
-    ("v6_det", "PP-OCRv6_det_small.onnx", [(1, 3, 64, 96), (1, 3, 160, 224)]),
+    # 32×480: the 1/4-scale maps are 120 wide, where the 3×3 convs take F(4×4, 3×3).
+    ("v4_det", "ch_PP-OCRv4_det_infer.onnx", [(1, 3, 64, 96), (1, 3, 160, 224), (1, 3, 32, 480)]),
+    ("v6_det", "PP-OCRv6_det_small.onnx", [(1, 3, 64, 96), (1, 3, 160, 224), (1, 3, 32, 480)]),
     ("v4_rec", "ch_PP-OCRv4_rec_infer.onnx", [(1, 3, 48, 96), (2, 3, 48, 160)]),
     ("v6_rec", "PP-OCRv6_rec_small.onnx", [(1, 3, 48, 96), (2, 3, 48, 160)]),
     ("cls", "ch_ppocr_mobile_v2.0_cls_infer.onnx", [(2, 3, 48, 192)]),

@@ -189,7 +189,7 @@ pub(crate) fn describe(op: &Op) -> String {
         Op::Unary(c) => format!("Unary{}", chain_label(c)),
         Op::Binary(k, c) => format!("{k:?}{}", chain_label(c)),
         Op::Conv(c) => format!("Conv{}", chain_label(&c.post)),
-        Op::Bands(b) => format!("Bands×{}", b.stages.len()),
+        Op::Bands(b) => format!("Bands×{}", b.stages().len()),
         Op::ConvTransposes(c) => format!("ConvTranspose×{}", c.stages.len()),
         Op::Resize(r) if r.add.is_some() => {
             format!("Resize+Add{}", chain_label(r.add.as_deref().unwrap_or(&[])))
@@ -1079,9 +1079,7 @@ fn capture_conv_weights(g: &mut Graph) -> Result<(), Error> {
                     if w.cin_g != 1 || w.cout != group {
                         w.pack(group).map_err(err)?;
                     }
-                    if crate::ops::winograd::suits(&c.geo, group, w.cin_g, w.cout) {
-                        w.winograd = crate::ops::winograd::transform_weights(&w.w, w.cout, w.cin_g);
-                    }
+                    crate::ops::winograd::prepare(w, &c.geo, group);
                 }
             }
             Op::ConvTranspose(c) => {
@@ -1174,7 +1172,7 @@ fn fuse_conv_bands(g: &mut Graph) {
             dead[k] = true;
         }
         let first = &mut g.nodes[j];
-        first.op = Op::Bands(crate::ops::bands::Bands { stages });
+        first.op = Op::Bands(crate::ops::bands::Bands::new(stages));
         first.outputs = outputs;
     }
     compact(g, &dead);

@@ -32,7 +32,7 @@ use rayon::prelude::*;
 #[derive(Clone, Debug)]
 pub(crate) struct Bands {
     /// The convs in order, weights captured; each reads only the previous one's output.
-    pub stages: Vec<Conv>,
+    stages: Vec<Conv>,
 }
 
 /// Bytes of input rows (all stages together) one band step may hold: the band height is
@@ -91,6 +91,23 @@ struct Rows {
 }
 
 impl Bands {
+    /// The chain `stages` (weights captured). Its Winograd stages keep to F(2×2, 3×3):
+    /// an F(4×4, 3×3) block cut off by a band's last row still reads (numerically, not
+    /// mathematically) the input rows below it, which a band does not hold, so its bits
+    /// would differ from the whole run's.
+    pub fn new(mut stages: Vec<Conv>) -> Bands {
+        for st in &mut stages {
+            if let Some(w) = &mut st.weights {
+                w.winograd4.clear();
+            }
+        }
+        Bands { stages }
+    }
+
+    pub fn stages(&self) -> &[Conv] {
+        &self.stages
+    }
+
     pub fn run(&self, x: &ArrayD<f32>, alloc: &mut BufPool) -> Result<Tensor, String> {
         let out_shape = self.output_shape(x)?;
         let mut out = alloc.take(checked_numel(&out_shape)?);
@@ -497,6 +514,7 @@ pub(crate) mod tests {
             cin_g,
             packed: vec![],
             winograd: vec![],
+            winograd4: vec![],
         };
         if !(cin_g == 1 && cout == group) {
             cw.pack(group).unwrap();
@@ -508,9 +526,7 @@ pub(crate) mod tests {
             dilations: [1, 1],
             auto_pad: AutoPad::NotSet,
         };
-        if crate::ops::winograd::suits(&geo, group, cin_g, cout) {
-            cw.winograd = crate::ops::winograd::transform_weights(&cw.w, cout, cin_g);
-        }
+        crate::ops::winograd::prepare(&mut cw, &geo, group);
         Conv {
             geo,
             group,
@@ -528,24 +544,24 @@ pub(crate) mod tests {
             alpha: 1.0 / 6.0,
             beta: 0.5,
         };
-        let chain = Bands {
-            stages: vec![
-                conv(3, 16, 3, 2, 1, vec![]),
-                conv(16, 16, 3, 1, 16, vec![hs.clone()]),
-                conv(16, 24, 1, 1, 1, vec![hs.clone(), Step::MulC(1.5)]),
-                conv(24, 24, 3, 2, 24, vec![Step::Relu]),
-                conv(24, 16, 3, 1, 1, vec![Step::Relu]),
-                conv(16, 16, 3, 1, 16, vec![]),
-                conv(16, 20, 1, 1, 1, vec![]),
-            ],
-        };
+        let chain = Bands::new(vec![
+            conv(3, 16, 3, 2, 1, vec![]),
+            conv(16, 16, 3, 1, 16, vec![hs.clone()]),
+            conv(16, 24, 1, 1, 1, vec![hs.clone(), Step::MulC(1.5)]),
+            conv(24, 24, 3, 2, 24, vec![Step::Relu]),
+            conv(24, 16, 3, 1, 1, vec![Step::Relu]),
+            conv(16, 16, 3, 1, 16, vec![]),
+            conv(16, 20, 1, 1, 1, vec![]),
+        ]);
         assert!(!chain.stages[4]
             .weights
             .as_ref()
             .unwrap()
             .winograd
             .is_empty());
-        for [h, w] in [[61, 45], [50, 33], [9, 17]] {
+        // At 27×461 its Winograd stage is 116 columns wide, where a conv alone takes
+        // F(4×4, 3×3); in bands it keeps to F(2×2) (see `Bands::new`), in the whole run too.
+        for [h, w] in [[61, 45], [50, 33], [9, 17], [27, 461]] {
             let x: Vec<f32> = (0..3 * h * w).map(|i| val(i, 13, 31)).collect();
             let x = ndarray::ArrayD::from_shape_vec(vec![1, 3, h, w], x).unwrap();
             let mut pool = BufPool::default();
@@ -579,13 +595,11 @@ pub(crate) mod tests {
     /// over whole tensors, on one and two threads.
     #[test]
     fn a_banded_batch_has_the_bits_of_the_whole_run() {
-        let chain = Bands {
-            stages: vec![
-                conv(3, 32, 3, 1, 1, vec![Step::Relu]),
-                conv(32, 32, 3, 1, 32, vec![]),
-                conv(32, 8, 1, 1, 1, vec![]),
-            ],
-        };
+        let chain = Bands::new(vec![
+            conv(3, 32, 3, 1, 1, vec![Step::Relu]),
+            conv(32, 32, 3, 1, 32, vec![]),
+            conv(32, 8, 1, 1, 1, vec![]),
+        ]);
         let (n, h, w) = (2, 97, 96);
         let x: Vec<f32> = (0..n * 3 * h * w).map(|i| val(i, 13, 31)).collect();
         let x = ndarray::ArrayD::from_shape_vec(vec![n, 3, h, w], x).unwrap();
@@ -645,16 +659,11 @@ pub(crate) mod tests {
                     rnd(reach + 1),
                     rnd(reach + 1),
                 ];
-                let wts = st.weights.as_mut().unwrap();
-                wts.winograd = if crate::ops::winograd::suits(&st.geo, group, wts.cin_g, cout) {
-                    crate::ops::winograd::transform_weights(&wts.w, cout, wts.cin_g)
-                } else {
-                    vec![]
-                };
+                crate::ops::winograd::prepare(st.weights.as_mut().unwrap(), &st.geo, group);
                 stages.push(st);
                 c = cout;
             }
-            let chain = Bands { stages };
+            let chain = Bands::new(stages);
             let (h, w) = (12 + rnd(40), 5 + rnd(30));
             let x: Vec<f32> = (0..c0 * h * w).map(|i| val(i, 13, 31)).collect();
             let x = ndarray::ArrayD::from_shape_vec(vec![1, c0, h, w], x).unwrap();

@@ -226,12 +226,10 @@ mod tests {
             },
             ceil_mode: false,
         });
-        let chain = Part::Bands(Bands {
-            stages: vec![
-                crate::ops::bands::tests::conv(3, 4, 3, 2, 1, vec![]),
-                crate::ops::bands::tests::conv(4, 4, 3, 1, 4, vec![]),
-            ],
-        });
+        let chain = Part::Bands(Bands::new(vec![
+            crate::ops::bands::tests::conv(3, 4, 3, 2, 1, vec![]),
+            crate::ops::bands::tests::conv(4, 4, 3, 1, 4, vec![]),
+        ]));
         let parts = vec![
             Some(resize(Mode::Nearest, 4.0)),
             Some(max3),

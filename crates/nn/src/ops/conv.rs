@@ -12,8 +12,9 @@
 //!   AVX2+FMA or AVX-512: direct convolution ([`direct_conv`]), which reads the taps from a
 //!   small ring of copied input rows instead of building im2col tiles, with the same bits;
 //! * 3×3 stride-1 convs with at least 16 input and output channels (weights captured at
-//!   load): Winograd F(2×2, 3×3) ([`super::winograd`]), 2.25× fewer multiply-adds, on
-//!   every CPU; not the bits of the paths above, but within a few roundings of them.
+//!   load): Winograd F(2×2, 3×3) ([`super::winograd`]), 2.25× fewer multiply-adds, or on
+//!   maps at least 112 wide F(4×4, 3×3) ([`super::winograd4`]), 4× fewer, on every CPU;
+//!   not the bits of the paths above, but within a few roundings of them.
 
 use super::elementwise::{apply_chain, Chain};
 use super::Input;
@@ -136,9 +137,13 @@ pub(crate) struct ConvWeights {
     pub cin_g: usize,
     /// Per-group packed GEMM operand, built by [`ConvWeights::pack`].
     pub packed: Vec<PackedA>,
-    /// The 16 transformed-weight operands of the Winograd path (empty: not used), built
-    /// at load for the convs that [`super::winograd::suits`].
+    /// The 16 transformed-weight operands of the F(2×2, 3×3) Winograd path (empty: not
+    /// used), built at load for the convs that [`super::winograd::suits`]
+    /// ([`super::winograd::prepare`]).
     pub winograd: Vec<PackedA>,
+    /// The 36 of F(4×4, 3×3) ([`super::winograd4`]), built beside them: which one a call
+    /// takes depends on the output width ([`super::winograd::block_rows`]).
+    pub winograd4: Vec<PackedA>,
 }
 
 impl ConvWeights {
@@ -188,6 +193,7 @@ impl ConvWeights {
             cin_g: s[1],
             packed: vec![],
             winograd: vec![],
+            winograd4: vec![],
         })
     }
 }
@@ -310,8 +316,13 @@ impl Conv {
         } else {
             let geo = &self.geo;
             if !wts.winograd.is_empty() {
-                // SAFETY: forwarded contract.
-                unsafe { super::winograd::conv(xd, out, wts, r, [n, c, h, w], &self.post) };
+                if super::winograd::block_rows(ow) == 4 && !wts.winograd4.is_empty() {
+                    // SAFETY: forwarded contract.
+                    unsafe { super::winograd4::conv(xd, out, wts, r, [n, c, h, w], &self.post) };
+                } else {
+                    // SAFETY: forwarded contract.
+                    unsafe { super::winograd::conv(xd, out, wts, r, [n, c, h, w], &self.post) };
+                }
                 return;
             }
             #[cfg(target_arch = "x86_64")]
@@ -1262,6 +1273,7 @@ impl ChannelAffine for ConvWeights {
         }
         self.packed.clear();
         self.winograd.clear();
+        self.winograd4.clear();
     }
 }
 
@@ -1578,6 +1590,7 @@ mod tests {
             cin_g: c,
             packed: vec![],
             winograd: vec![],
+            winograd4: vec![],
         };
         wts.pack(1).unwrap();
         let geo = Geometry {

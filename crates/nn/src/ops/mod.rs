@@ -15,6 +15,7 @@ pub(crate) mod reduce;
 pub(crate) mod resize;
 pub(crate) mod shape;
 pub(crate) mod winograd;
+pub(crate) mod winograd4;
 
 use crate::exec::BufPool;
 use crate::proto::{AttributeProto, NodeProto};

@@ -40,6 +40,35 @@ pub(crate) fn suits(geo: &Geometry, group: usize, cin_g: usize, cout: usize) -> 
         && cout >= 16
 }
 
+/// Output widths from which a call takes F(4×4, 3×3) ([`super::winograd4`]) instead of
+/// F(2×2, 3×3). Its 4× fewer multiply-adds (against 2.25×) pay for its heavier transforms
+/// on wide maps: the 96 → 24 conv at 240² 0.79 of F(2×2), at 120² 0.88; but at 96²
+/// 1.2, at 80² 1.17 and at 60² 1.1 (runs of tiles padded to whole panels, and fewer
+/// tasks per thread), at 30² 2.1 (in-process pairs, 1 and 2 threads alike).
+const F4_MIN_WIDTH: usize = 112;
+
+/// Output rows per Winograd block for a conv whose output is `ow` wide: 4 where it takes
+/// F(4×4, 3×3), else 2. Blocks start on a call's first output row, so a caller that
+/// splits the rows (bands) starts its calls on multiples of this to keep the bits.
+pub(crate) fn block_rows(ow: usize) -> usize {
+    if ow >= F4_MIN_WIDTH {
+        4
+    } else {
+        2
+    }
+}
+
+/// Builds both Winograd operand sets of `wts` when the conv [`suits`] (else clears them).
+pub(crate) fn prepare(wts: &mut ConvWeights, geo: &Geometry, group: usize) {
+    if suits(geo, group, wts.cin_g, wts.cout) {
+        wts.winograd = transform_weights(&wts.w, wts.cout, wts.cin_g);
+        wts.winograd4 = super::winograd4::transform_weights(&wts.w, wts.cout, wts.cin_g);
+    } else {
+        wts.winograd.clear();
+        wts.winograd4.clear();
+    }
+}
+
 /// The transformed weights `U[ξ] = (G g Gᵀ)[ξ]`, one packed `cout × cin` operand per
 /// position ξ of the 4×4 tile. `w` is ONNX's `[cout, cin, 3, 3]`.
 pub(crate) fn transform_weights(w: &[f32], cout: usize, cin: usize) -> Vec<PackedA> {
@@ -235,7 +264,7 @@ multiversion! {
         let stride = np + 1;
         for ci in 0..c {
             let plane = &xb[ci * h * w..][..h * w];
-            prefetch_rows(xb, [c, h, w], ci + AHEAD, iy0, x0, 2 * np + 2);
+            prefetch_rows(xb, [c, h, w], ci + AHEAD, iy0, 4, x0, 2 * np + 2);
             for rr in 0..4 {
                 let iy = iy0 + rr as isize;
                 let (e, o) = rows[2 * rr * stride..][..2 * stride].split_at_mut(stride);
@@ -264,10 +293,19 @@ multiversion! {
 /// runs of tiles (32, 64) stayed 2–7 % slower even with it.
 const AHEAD: usize = 2;
 
-/// Requests the four input rows of channel `ci` (if any) that the patches starting at row
-/// `iy0` read, columns `x0..x0 + span` clipped to the row.
+/// Requests the `nrows` input rows of channel `ci` (if any) that the patches starting at
+/// row `iy0` read, columns `x0..x0 + span` clipped to the row.
 #[inline(always)]
-fn prefetch_rows(xb: &[f32], [c, h, w]: [usize; 3], ci: usize, iy0: isize, x0: isize, span: usize) {
+#[allow(clippy::too_many_arguments)]
+pub(super) fn prefetch_rows(
+    xb: &[f32],
+    [c, h, w]: [usize; 3],
+    ci: usize,
+    iy0: isize,
+    nrows: usize,
+    x0: isize,
+    span: usize,
+) {
     if ci >= c {
         return;
     }
@@ -276,7 +314,7 @@ fn prefetch_rows(xb: &[f32], [c, h, w]: [usize; 3], ci: usize, iy0: isize, x0: i
     if lo >= hi {
         return;
     }
-    for rr in 0..4 {
+    for rr in 0..nrows {
         let iy = iy0 + rr as isize;
         if iy < 0 || iy >= h as isize {
             continue;
@@ -522,52 +560,68 @@ mod tests {
             };
             assert!(suits(&geo, 1, c, cout));
             let r = geo.resolve(h, w, false).unwrap();
-            let wts = ConvWeights {
+            let mut wts = ConvWeights {
                 w: wv.clone(),
                 bias: bias.clone(),
                 cout,
                 cin_g: c,
                 packed: vec![],
-                winograd: transform_weights(&wv, cout, c),
+                winograd: vec![],
+                winograd4: vec![],
             };
+            prepare(&mut wts, &geo, 1);
             // Relu as the fused chain: checks that `post` reaches every written pixel.
             let post = vec![super::super::elementwise::Step::Relu];
-            let mut got = vec![f32::NAN; n * cout * r.oh * r.ow];
-            let planes = Planes::of(&mut got, r.oh * r.ow);
-            // SAFETY: the planes cover `got`.
-            unsafe { conv(&x, planes, &wts, r, [n, c, h, w], &post) };
-            for b in 0..n {
-                for co in 0..cout {
-                    for oy in 0..r.oh {
-                        for ox in 0..r.ow {
-                            let mut acc = bias[co] as f64;
-                            let mut mag = bias[co].abs() as f64;
-                            for ci in 0..c {
-                                for ky in 0..3 {
-                                    for kx in 0..3 {
-                                        let iy = (oy + ky) as isize - r.pt as isize;
-                                        let ix = (ox + kx) as isize - r.pl as isize;
-                                        if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize
-                                        {
-                                            continue;
+            for f4 in [false, true] {
+                let mut got = vec![f32::NAN; n * cout * r.oh * r.ow];
+                let planes = Planes::of(&mut got, r.oh * r.ow);
+                // SAFETY: the planes cover `got`.
+                unsafe {
+                    if f4 {
+                        super::super::winograd4::conv(&x, planes, &wts, r, [n, c, h, w], &post)
+                    } else {
+                        conv(&x, planes, &wts, r, [n, c, h, w], &post)
+                    }
+                };
+
+                for b in 0..n {
+                    for co in 0..cout {
+                        for oy in 0..r.oh {
+                            for ox in 0..r.ow {
+                                let mut acc = bias[co] as f64;
+                                let mut mag = bias[co].abs() as f64;
+                                for ci in 0..c {
+                                    for ky in 0..3 {
+                                        for kx in 0..3 {
+                                            let iy = (oy + ky) as isize - r.pt as isize;
+                                            let ix = (ox + kx) as isize - r.pl as isize;
+                                            if iy < 0
+                                                || ix < 0
+                                                || iy >= h as isize
+                                                || ix >= w as isize
+                                            {
+                                                continue;
+                                            }
+                                            let xv = x
+                                                [((b * c + ci) * h + iy as usize) * w + ix as usize]
+                                                as f64;
+                                            let p = wv[(co * c + ci) * 9 + ky * 3 + kx] as f64 * xv;
+                                            acc += p;
+                                            mag += p.abs();
                                         }
-                                        let xv = x
-                                            [((b * c + ci) * h + iy as usize) * w + ix as usize]
-                                            as f64;
-                                        let p = wv[(co * c + ci) * 9 + ky * 3 + kx] as f64 * xv;
-                                        acc += p;
-                                        mag += p.abs();
                                     }
                                 }
-                            }
-                            let want = acc.max(0.0);
-                            let g = got[((b * cout + co) * r.oh + oy) * r.ow + ox] as f64;
-                            // A few f32 roundings of the sum of magnitudes.
-                            assert!(
-                                (g - want).abs() <= 1e-6 * mag.max(1.0),
-                                "case {:?} image {b} channel {co} pixel ({oy}, {ox}): {g} vs {want}",
+                                let want = acc.max(0.0);
+                                let g = got[((b * cout + co) * r.oh + oy) * r.ow + ox] as f64;
+                                // A few f32 roundings of the sum of magnitudes (F(4×4)'s
+                                // transforms scale by up to 8 and 1/24: a few more).
+                                let tol = if f4 { 1e-5 } else { 1e-6 };
+                                assert!(
+                                (g - want).abs() <= tol * mag.max(1.0),
+                                "F4 {f4} case {:?} image {b} channel {co} pixel ({oy}, {ox}): {g} vs {want}",
                                 (c, cout, h, w, pads, n)
                             );
+                            }
                         }
                     }
                 }

@@ -1,0 +1,409 @@
+//! 3×3 stride-1 convolution by Winograd's F(4×4, 3×3): each 4×4 block of output pixels
+//! from its 6×6 input patch, 36 products per channel pair instead of 144 (4× fewer
+//! multiply-adds; [`super::winograd`]'s F(2×2, 3×3) saves 2.25×).
+//!
+//! Why: the detectors' 96 → 24 convs at 240² (v4 det's two, v6 det's one) spend about
+//! half their time in the GEMMs even after F(2×2). Here the 36 GEMMs `U[ξ] · V[ξ]` shrink
+//! them to 0.56× for the same output; the transforms cost about as much per output pixel
+//! as F(2×2)'s (more arithmetic per value, fewer values: 2.25 transformed inputs per
+//! output pixel and channel instead of 4). Measured on the 96 → 24 conv alone: 0.79 of
+//! F(2×2) at 240², 0.88 at 120²; on narrower maps F(2×2) stays faster, see
+//! `winograd::F4_MIN_WIDTH`, which picks between them by output width. v4 det: 0.97 at
+//! 1 thread, 0.95 at 2 (in-process pairs).
+//!
+//! Layout as in F(2×2): a task is one row of tile blocks (4 output rows) × `RUN` tiles;
+//! each input row is split into four phase arrays `P_c[t] = row[4t + c]` (two rounds of
+//! even/odd splitting), so that tile t's patch row is `P0..P3[t], P0[t+1], P1[t+1]` and
+//! `Bᵀ` runs down and then across them on whole vectors of tiles.
+//!
+//! Numerics: the transforms scale by 4, 5, 8 and (in `G`) 1/6 and 1/24, so the error is
+//! about ten times F(2×2)'s (the unit test bounds it at 1e-5 of the products' magnitude,
+//! measured ≤ 2e-6); the whole detectors still match onnxruntime within 1e-4. A block's
+//! rows depend numerically on all six patch rows, so a block cut off by the end of a
+//! call differs from the same block computed whole: banded chains keep to F(2×2)
+//! (`Bands::new`).
+
+use super::conv::{odd_lines, split_pairs, ConvWeights, Planes, Resolved};
+use super::elementwise::{apply_chain, Chain};
+use crate::packed::{gemm_tile, panel_index, BSrc, PackedA, NR};
+use crate::simd::multiversion;
+use rayon::prelude::*;
+
+/// Tiles (4×4 output blocks) per run: 256 output pixels of a row, as F(2×2)'s 128. The
+/// transformed input (36 × cin × 64 floats, 885 KB at 96 channels) outgrows L2 as
+/// F(2×2)'s does; shorter runs measured slower there.
+const RUN: usize = 64;
+/// Channels ahead whose input rows are requested early (see `winograd::AHEAD`).
+const AHEAD: usize = 2;
+
+/// `U[ξ] = (G g Gᵀ)[ξ]` for the 36 positions of the 6×6 tile, packed `cout × cin`.
+pub(crate) fn transform_weights(w: &[f32], cout: usize, cin: usize) -> Vec<PackedA> {
+    const G: [[f64; 3]; 6] = [
+        [1.0 / 4.0, 0.0, 0.0],
+        [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+        [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+        [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
+        [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+        [0.0, 0.0, 1.0],
+    ];
+    let mut u = vec![vec![0f32; cout * cin]; 36];
+    for co in 0..cout {
+        for ci in 0..cin {
+            let g = &w[(co * cin + ci) * 9..][..9];
+            for i in 0..6 {
+                for j in 0..6 {
+                    let mut s = 0f64;
+                    for a in 0..3 {
+                        for b in 0..3 {
+                            s += G[i][a] * g[a * 3 + b] as f64 * G[j][b];
+                        }
+                    }
+                    u[i * 6 + j][co * cin + ci] = s as f32;
+                }
+            }
+        }
+    }
+    u.iter().map(|m| PackedA::new(m, cout, cin, cin)).collect()
+}
+
+/// Per-thread buffers, kept across calls.
+#[derive(Default)]
+struct Scratch {
+    /// Six input rows as four phase arrays each (`P_c[t] = row[x0 + 4t + c]`), then `Bᵀ`
+    /// down them: 48 arrays of `np + 1` floats.
+    rows: Vec<f32>,
+    /// A row's even and odd columns, the first round of the phase split.
+    half: Vec<f32>,
+    /// `V`: 36 packed `cin × RUN` B operands.
+    v: Vec<f32>,
+    /// `M = U·V`: 36 row-major `cout × RUN` products.
+    m: Vec<f32>,
+    /// The GEMM's own scratch (unused with pre-packed B).
+    gemm: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// The conv `x` (`[n, c, h, w]`) → `out` with `wts.winograd4` (from
+/// [`transform_weights`]), `wts.bias` and the fused `post` chain.
+///
+/// # Safety
+/// As [`super::conv::Conv::compute`]: `out`'s planes are valid for `oh · ow` floats each
+/// and exclusively this call's.
+pub(crate) unsafe fn conv(
+    x: &[f32],
+    out: Planes,
+    wts: &ConvWeights,
+    r: Resolved,
+    [n, c, h, w]: [usize; 4],
+    post: &Chain,
+) {
+    let (oh, ow, cout, u) = (r.oh, r.ow, wts.cout, &wts.winograd4[..]);
+    assert!(u.len() == 36 && u[0].m == cout && u[0].k == c);
+    assert!(x.len() >= n * c * h * w);
+    let (th, tw) = (oh.div_ceil(4), ow.div_ceil(4));
+    let runs = tw.div_ceil(RUN);
+    let tasks = n * th * runs;
+    let (optr, ps) = (out.ptr, out.stride);
+    let task = |t: usize| {
+        let (b, rest) = (t / (th * runs), t % (th * runs));
+        let (ty, tx0) = (rest / runs, (rest % runs) * RUN);
+        let xb = &x[b * c * h * w..][..c * h * w];
+        SCRATCH.with(|s| {
+            let s = &mut *s.borrow_mut();
+            // SAFETY: image b's planes, by the contract.
+            let ob = unsafe { optr.get().add(b * cout * ps) };
+            // SAFETY: this task alone owns output rows 4ty..4ty+4 and columns
+            // 4tx0..4(tx0+nt) of every channel of image b.
+            unsafe {
+                run_tile(
+                    xb,
+                    ob,
+                    ps,
+                    wts,
+                    u,
+                    r,
+                    [c, h, w],
+                    [ty, tx0, RUN.min(tw - tx0)],
+                    post,
+                    s,
+                )
+            };
+        });
+    };
+    if tasks > 1 && super::threads() > 1 {
+        (0..tasks).into_par_iter().for_each(task);
+    } else {
+        (0..tasks).for_each(task);
+    }
+}
+
+/// Input transform, 36 GEMMs, output transform (+ bias, + `post`) for one run of tiles:
+/// tile row `ty`, tiles `tx0..tx0 + nt`.
+///
+/// # Safety
+/// `ob` is one image's output (`cout` planes of `oh × ow`, `ps` apart); no other thread
+/// touches rows `4ty..4ty+4` × columns `4tx0..4(tx0+nt)` (clipped) of any channel.
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_tile(
+    xb: &[f32],
+    ob: *mut f32,
+    ps: usize,
+    wts: &ConvWeights,
+    u: &[PackedA],
+    r: Resolved,
+    [c, h, w]: [usize; 3],
+    [ty, tx0, nt]: [usize; 3],
+    post: &Chain,
+    s: &mut Scratch,
+) {
+    let (oh, ow, cout) = (r.oh, r.ow, wts.cout);
+    let np = nt.div_ceil(NR) * NR;
+    let stride = np + 1;
+    s.rows.resize(48 * stride, 0.0);
+    s.half.resize(2 * (2 * stride + 2), 0.0);
+    let (vreg, mreg) = (odd_lines(c * np), odd_lines(cout * np));
+    s.v.resize(36 * vreg, 0.0);
+    s.m.resize(36 * mreg, 0.0);
+    let x0 = (4 * tx0) as isize - r.pl as isize;
+    let iy0 = (4 * ty) as isize - r.pt as isize;
+    transform_run(
+        xb,
+        [c, h, w],
+        [iy0, x0],
+        np,
+        &mut s.rows,
+        &mut s.half,
+        &mut s.v,
+        vreg,
+    );
+    for (xi, ux) in u.iter().enumerate() {
+        let v = &s.v[xi * vreg..][..c * np];
+        // SAFETY: `m` holds 36 × cout × np floats; this writes rows 0..cout, columns
+        // 0..nt of product xi (row stride np).
+        unsafe {
+            gemm_tile(
+                ux,
+                BSrc::Panels(v, np),
+                None,
+                0,
+                cout,
+                0,
+                nt,
+                s.m.as_mut_ptr().add(xi * mreg),
+                np,
+                &mut s.gemm,
+                &[],
+            )
+        };
+    }
+    let (oy0, ox0) = (4 * ty, 4 * tx0);
+    let rows_out = 4.min(oh - oy0);
+    let cols_out = (4 * nt).min(ow - ox0);
+    let mut y = [[0f32; 4 * RUN]; 4];
+    for co in 0..cout {
+        output_transform(&s.m, mreg, co * np, np, wts.bias[co], &mut y);
+        for (a, ya) in y.iter().enumerate().take(rows_out) {
+            // SAFETY: row oy0 + a < oh of channel co, columns ox0..ox0 + cols_out < ow.
+            let dst = unsafe {
+                std::slice::from_raw_parts_mut(ob.add(co * ps + (oy0 + a) * ow + ox0), cols_out)
+            };
+            dst.copy_from_slice(&ya[..cols_out]);
+            if !post.is_empty() {
+                apply_chain(post, dst);
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// `V` of one run of `np` tiles whose 6×6 patches start at input row `iy0`, padded
+    /// column `x0`, every input channel, into the 36 packed operands (`vreg` apart).
+    #[allow(clippy::too_many_arguments)]
+    fn transform_run(
+        xb: &[f32],
+        dims: [usize; 3],
+        at: [isize; 2],
+        np: usize,
+        rows: &mut [f32],
+        half: &mut [f32],
+        v: &mut [f32],
+        vreg: usize,
+    ) {
+        let [c, h, w] = dims;
+        let [iy0, x0] = at;
+        let stride = np + 1;
+        for ci in 0..c {
+            let plane = &xb[ci * h * w..][..h * w];
+            super::winograd::prefetch_rows(xb, [c, h, w], ci + AHEAD, iy0, 6, x0, 4 * np + 2);
+            for rr in 0..6 {
+                let iy = iy0 + rr as isize;
+                let p = &mut rows[4 * rr * stride..][..4 * stride];
+                if iy < 0 || iy >= h as isize {
+                    p.fill(0.0);
+                } else {
+                    let row = &plane[iy as usize * w..][..w];
+                    split_quads(row, x0, p, stride, half);
+                }
+            }
+            let first = panel_index(c, np, ci, 0);
+            let kc_nr = panel_index(c, np, ci, NR) - first;
+            input_transform(rows, stride, np / NR, v, vreg, first, kc_nr);
+        }
+    }
+}
+
+/// `p[c·stride + t] = row[x0 + 4t + c]` (zero outside the row) for `t ≤ stride - 1`,
+/// c = 0..4.
+#[inline(always)]
+fn split_quads(row: &[f32], x0: isize, p: &mut [f32], stride: usize, half: &mut [f32]) {
+    let n = stride;
+    let w = row.len() as isize;
+    let lo = if x0 < 0 { ((-x0 + 3) / 4) as usize } else { 0 }.min(n);
+    let hi = if w - x0 >= 4 {
+        ((w - x0) / 4) as usize
+    } else {
+        0
+    }
+    .clamp(lo, n);
+    let at = |j: isize| {
+        let ix = x0 + j;
+        if ix >= 0 && ix < w {
+            row[ix as usize]
+        } else {
+            0.0
+        }
+    };
+    for t in (0..lo).chain(hi..n) {
+        for cc in 0..4 {
+            p[cc * stride + t] = at(4 * t as isize + cc as isize);
+        }
+    }
+    if hi > lo {
+        let start = (x0 + 4 * lo as isize) as usize;
+        let m = hi - lo;
+        let (e, o) = half.split_at_mut(half.len() / 2);
+        let (e, o) = (&mut e[..2 * m], &mut o[..2 * m]);
+        split_pairs(&row[start..start + 4 * m], e, o);
+        let (p0, rest) = p.split_at_mut(stride);
+        let (p1, rest) = rest.split_at_mut(stride);
+        let (p2, p3) = rest.split_at_mut(stride);
+        split_pairs(e, &mut p0[lo..hi], &mut p2[lo..hi]);
+        split_pairs(o, &mut p1[lo..hi], &mut p3[lo..hi]);
+    }
+}
+
+/// `Bᵀ` of six values (rows or columns of a patch), in the operations' fixed order.
+#[inline(always)]
+fn bt6(d: [f32; 6]) -> [f32; 6] {
+    let [d0, d1, d2, d3, d4, d5] = d;
+    [
+        (4.0 * d0 + d4) - 5.0 * d2,
+        (d3 + d4) - 4.0 * (d1 + d2),
+        (d4 - d3) + 4.0 * (d1 - d2),
+        (d4 - d2) + 2.0 * (d3 - d1),
+        (d4 - d2) - 2.0 * (d3 - d1),
+        (4.0 * d1 + d5) - 5.0 * d3,
+    ]
+}
+
+/// `V = Bᵀ d B` of one input channel for `panels · NR` tiles into the 36 operands.
+/// `rows` holds the phase arrays `P_c` of rows 0..6 (24 arrays), then 24 for `Bᵀ d`.
+#[inline(always)]
+fn input_transform(
+    rows: &mut [f32],
+    stride: usize,
+    panels: usize,
+    v: &mut [f32],
+    region: usize,
+    first: usize,
+    kc_nr: usize,
+) {
+    let len = panels * NR + 1;
+    let (d, a) = rows.split_at_mut(24 * stride);
+    // Bᵀ down: a[(4i + ph)] = row i of Bᵀ d, phase ph.
+    for ph in 0..4 {
+        let r = |rr: usize| &d[(4 * rr + ph) * stride..][..len];
+        let (r0, r1, r2, r3, r4, r5) = (r(0), r(1), r(2), r(3), r(4), r(5));
+        let mut outs: [&mut [f32]; 6] = {
+            let mut it = a.chunks_exact_mut(stride).skip(ph).step_by(4);
+            std::array::from_fn(|_| &mut it.next().expect("24 arrays")[..len])
+        };
+        for t in 0..len {
+            let o = bt6([r0[t], r1[t], r2[t], r3[t], r4[t], r5[t]]);
+            for (i, out) in outs.iter_mut().enumerate() {
+                out[t] = o[i];
+            }
+        }
+    }
+    // B across: tile t's row i is P0[t], P1[t], P2[t], P3[t], P0[t+1], P1[t+1] of a_i.
+    for q in 0..panels {
+        let (t0, at) = (q * NR, first + q * kc_nr);
+        for i in 0..6 {
+            let p = |ph: usize| &a[(4 * i + ph) * stride + t0..][..NR + 1];
+            let (p0, p1, p2, p3) = (p(0), p(1), p(2), p(3));
+            let mut o = [[0f32; NR]; 6];
+            for t in 0..NR {
+                let r = bt6([p0[t], p1[t], p2[t], p3[t], p0[t + 1], p1[t + 1]]);
+                for j in 0..6 {
+                    o[j][t] = r[j];
+                }
+            }
+            for (j, oj) in o.iter().enumerate() {
+                v[(6 * i + j) * region + at..][..NR].copy_from_slice(oj);
+            }
+        }
+    }
+}
+
+/// `Aᵀ` of six values.
+#[inline(always)]
+fn at6(m: [f32; 6]) -> [f32; 4] {
+    let [m0, m1, m2, m3, m4, m5] = m;
+    let (s12, d12, s34, d34) = (m1 + m2, m1 - m2, m3 + m4, m3 - m4);
+    [
+        (m0 + s12) + s34,
+        d12 + 2.0 * d34,
+        s12 + 4.0 * s34,
+        (d12 + 8.0 * d34) + m5,
+    ]
+}
+
+multiversion! {
+    /// `Y = Aᵀ m A + bias` of output channel row `at` of the 36 products: output rows
+    /// `y[0..4]`, tile t's pixels at 4t..4t+4.
+    fn output_transform(
+        m: &[f32],
+        region: usize,
+        at: usize,
+        np: usize,
+        bias: f32,
+        y: &mut [[f32; 4 * RUN]; 4],
+    ) {
+        for q in 0..np / NR {
+            // s[a][j][t]: Aᵀ down column j of the 6×6 product.
+            let mut s = [[[0f32; NR]; 6]; 4];
+            for j in 0..6 {
+                let p = |i: usize| &m[(6 * i + j) * region + at + q * NR..][..NR];
+                let (m0, m1, m2, m3, m4, m5) = (p(0), p(1), p(2), p(3), p(4), p(5));
+                for t in 0..NR {
+                    let r = at6([m0[t], m1[t], m2[t], m3[t], m4[t], m5[t]]);
+                    for a in 0..4 {
+                        s[a][j][t] = r[a];
+                    }
+                }
+            }
+            for (sa, ya) in s.iter().zip(y.iter_mut()) {
+                let ya = &mut ya[4 * q * NR..][..4 * NR];
+                for (t, px) in ya.chunks_exact_mut(4).enumerate() {
+                    let r = at6([sa[0][t], sa[1][t], sa[2][t], sa[3][t], sa[4][t], sa[5][t]]);
+                    for b in 0..4 {
+                        px[b] = r[b] + bias;
+                    }
+                }
+            }
+        }
+    }
+}
