@@ -1,4 +1,4 @@
-//! In-process A/B timing of one load-time pass (`bands`, `concat`): loads the
+//! In-process A/B timing of one load-time pass (`bands`, `concat`, `convt`): loads the
 //! model twice, once with the pass switched off by `WENZI_NN_SKIP` (A) and once as usual
 //! (B), checks both give the same outputs, then alternates single runs A, B, A, B… so that
 //! both sides of every pair see the same machine state (this VM's speed drifts by ±20 %
