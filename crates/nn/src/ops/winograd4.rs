@@ -333,15 +333,16 @@ fn input_transform(
     for ph in 0..4 {
         let r = |rr: usize| &d[(4 * rr + ph) * stride..][..len];
         let (r0, r1, r2, r3, r4, r5) = (r(0), r(1), r(2), r(3), r(4), r(5));
-        let mut outs: [&mut [f32]; 6] = {
-            let mut it = a.chunks_exact_mut(stride).skip(ph).step_by(4);
-            std::array::from_fn(|_| &mut it.next().expect("24 arrays")[..len])
-        };
+        // Row i of phase ph lies at (4i + ph)·stride: six arrays 4·stride apart.
+        let [o0, o1, o2, o3, o4, o5] = six_mut(&mut a[ph * stride..], 4 * stride, len);
         for t in 0..len {
             let o = bt6([r0[t], r1[t], r2[t], r3[t], r4[t], r5[t]]);
-            for (i, out) in outs.iter_mut().enumerate() {
-                out[t] = o[i];
-            }
+            o0[t] = o[0];
+            o1[t] = o[1];
+            o2[t] = o[2];
+            o3[t] = o[3];
+            o4[t] = o[4];
+            o5[t] = o[5];
         }
     }
     // B across: tile t's row i is P0[t], P1[t], P2[t], P3[t], P0[t+1], P1[t+1] of a_i.
@@ -350,18 +351,40 @@ fn input_transform(
         for i in 0..6 {
             let p = |ph: usize| &a[(4 * i + ph) * stride + t0..][..NR + 1];
             let (p0, p1, p2, p3) = (p(0), p(1), p(2), p(3));
-            let mut o = [[0f32; NR]; 6];
+            // The six operands' runs for this row i, `region` apart.
+            let [o0, o1, o2, o3, o4, o5] = six_mut(&mut v[6 * i * region + at..], region, NR);
             for t in 0..NR {
                 let r = bt6([p0[t], p1[t], p2[t], p3[t], p0[t + 1], p1[t + 1]]);
-                for j in 0..6 {
-                    o[j][t] = r[j];
-                }
-            }
-            for (j, oj) in o.iter().enumerate() {
-                v[(6 * i + j) * region + at..][..NR].copy_from_slice(oj);
+                o0[t] = r[0];
+                o1[t] = r[1];
+                o2[t] = r[2];
+                o3[t] = r[3];
+                o4[t] = r[4];
+                o5[t] = r[5];
             }
         }
     }
+}
+
+/// Six disjoint `len`-long slices of `buf`, `step` apart, for a loop that writes all six
+/// per element: split explicitly and inlined, so that the loop keeps them in registers
+/// and vectorizes (built through `array::from_fn`, and staged through a local array and
+/// copied, the transform ran 0.93 / 0.96 of the speed on the 240² conv, 1 / 2 threads).
+#[inline(always)]
+fn six_mut(buf: &mut [f32], step: usize, len: usize) -> [&mut [f32]; 6] {
+    let (o0, rest) = buf[..5 * step + len].split_at_mut(step);
+    let (o1, rest) = rest.split_at_mut(step);
+    let (o2, rest) = rest.split_at_mut(step);
+    let (o3, rest) = rest.split_at_mut(step);
+    let (o4, o5) = rest.split_at_mut(step);
+    [
+        &mut o0[..len],
+        &mut o1[..len],
+        &mut o2[..len],
+        &mut o3[..len],
+        &mut o4[..len],
+        o5,
+    ]
 }
 
 /// `Aᵀ` of six values.
