@@ -19,7 +19,7 @@
 use crate::error::Error;
 use crate::graph::{Graph, Node, ValueId};
 use crate::ops::concat::Part;
-use crate::ops::conv::{ChannelAffine, ConvWeights, CtWeights};
+use crate::ops::conv::{ChannelAffine, ConvTranspose, ConvWeights, CtWeights};
 use crate::ops::elementwise::{BinKind, Step};
 use crate::ops::reduce::bn_affine;
 use crate::ops::{Input, Op};
@@ -1118,64 +1118,28 @@ const BAND_MAX_WEIGHTS: usize = 16 << 10;
 /// The fused node takes the first conv's place and name; a chain depends only on its
 /// first input, so running it there keeps the node order topological.
 fn fuse_conv_bands(g: &mut Graph) {
-    let weight_len = |op: &Op| match op {
+    let weight_len = |n: &Node| match &n.op {
         Op::Conv(c) => c.weights.as_ref().map_or(0, |w| w.w.len()),
         _ => 0,
     };
-    let uses = use_counts(g);
-    let mut consumer = vec![None; g.names.len()];
-    for (j, n) in g.nodes.iter().enumerate() {
-        for v in n.inputs.iter().flatten() {
-            consumer[*v] = Some(j);
-        }
-    }
-    let stage = |n: &Node| {
-        matches!(&n.op, Op::Conv(c) if c.weights.is_some())
-            && n.inputs.len() == 1
-            && n.outputs.len() == 1
-    };
-    let mut dead = vec![false; g.nodes.len()];
-    for j in 0..g.nodes.len() {
-        if dead[j] || !stage(&g.nodes[j]) {
-            continue;
-        }
-        let mut chain = vec![j];
-        let mut weights = weight_len(&g.nodes[j].op);
-        loop {
-            let out = g.nodes[*chain.last().expect("non-empty")].outputs[0];
-            match consumer[out] {
-                Some(k)
-                    if uses[out] == 1
-                        && !dead[k]
-                        && stage(&g.nodes[k])
-                        && g.nodes[k].inputs[0] == Some(out)
-                        && weights + weight_len(&g.nodes[k].op) <= BAND_MAX_WEIGHTS =>
-                {
-                    weights += weight_len(&g.nodes[k].op);
-                    chain.push(k)
-                }
-                _ => break,
-            }
-        }
-        if chain.len() < 2 {
-            continue;
-        }
-        let stages = chain
-            .iter()
-            .map(|&k| match &g.nodes[k].op {
-                Op::Conv(c) => c.clone(),
-                _ => unreachable!("checked by `stage`"),
-            })
-            .collect();
-        let outputs = g.nodes[*chain.last().expect("non-empty")].outputs.clone();
-        for &k in &chain[1..] {
-            dead[k] = true;
-        }
-        let first = &mut g.nodes[j];
-        first.op = Op::Bands(crate::ops::bands::Bands::new(stages));
-        first.outputs = outputs;
-    }
-    compact(g, &dead);
+    fuse_chains(
+        g,
+        |n| matches!(&n.op, Op::Conv(c) if c.weights.is_some()),
+        |chain, next| {
+            chain.iter().map(|n| weight_len(n)).sum::<usize>() + weight_len(next)
+                <= BAND_MAX_WEIGHTS
+        },
+        |chain| {
+            let stages = chain
+                .iter()
+                .map(|n| match &n.op {
+                    Op::Conv(c) => c.clone(),
+                    _ => unreachable!("checked by the stage test"),
+                })
+                .collect();
+            Op::Bands(crate::ops::bands::Bands::new(stages))
+        },
+    );
 }
 
 /// Fuses each chain of two or more transposed convs with disjoint windows (weights
@@ -1184,6 +1148,45 @@ fn fuse_conv_bands(g: &mut Graph) {
 /// pixels at a time through every stage, its intermediates in cache (see `ops/convt.rs`).
 /// The fused node takes the first one's place and name.
 fn fuse_convt_chains(g: &mut Graph) {
+    fn convt(n: &Node) -> Option<(&ConvTranspose, &CtWeights)> {
+        match &n.op {
+            Op::ConvTranspose(c) => c.weights.as_ref().map(|w| (c, w)),
+            _ => None,
+        }
+    }
+    fuse_chains(
+        g,
+        |n| convt(n).is_some_and(|(c, _)| crate::ops::convt::disjoint(c)),
+        |chain, next| {
+            let last = chain.last().and_then(|n| convt(n));
+            let cout = last.map(|(c, w)| w.cout_g * c.group);
+            cout == convt(next).map(|(_, w)| w.cin)
+        },
+        |chain| {
+            let stages = chain
+                .iter()
+                .map(|n| match &n.op {
+                    Op::ConvTranspose(c) => c.clone(),
+                    _ => unreachable!("checked by the stage test"),
+                })
+                .collect();
+            Op::ConvTransposes(crate::ops::convt::Chain { stages })
+        },
+    );
+}
+
+/// Replaces each chain of two or more one-input, one-output nodes that `stage` accepts,
+/// in which every output but the last is read only by the next node (and is not a graph
+/// output), and each next node passes `extends(chain so far, next)`, by one node: the
+/// first node's, with op `fuse(chain)` and the last node's outputs. A chain depends only
+/// on its first input, so running it in the first node's place keeps the node order
+/// topological.
+fn fuse_chains(
+    g: &mut Graph,
+    stage: impl Fn(&Node) -> bool,
+    extends: impl Fn(&[&Node], &Node) -> bool,
+    fuse: impl Fn(&[&Node]) -> Op,
+) {
     let uses = use_counts(g);
     let mut consumer = vec![None; g.names.len()];
     for (j, n) in g.nodes.iter().enumerate() {
@@ -1191,23 +1194,7 @@ fn fuse_convt_chains(g: &mut Graph) {
             consumer[*v] = Some(j);
         }
     }
-    let stage = |n: &Node| match &n.op {
-        Op::ConvTranspose(c) => {
-            c.weights.is_some()
-                && crate::ops::convt::disjoint(c)
-                && n.inputs.len() == 1
-                && n.outputs.len() == 1
-        }
-        _ => false,
-    };
-    let cout = |n: &Node| match &n.op {
-        Op::ConvTranspose(c) => c.weights.as_ref().map(|w| w.cout_g * c.group),
-        _ => None,
-    };
-    let cin = |n: &Node| match &n.op {
-        Op::ConvTranspose(c) => c.weights.as_ref().map(|w| w.cin),
-        _ => None,
-    };
+    let stage = |n: &Node| n.inputs.len() == 1 && n.outputs.len() == 1 && stage(n);
     let mut dead = vec![false; g.nodes.len()];
     for j in 0..g.nodes.len() {
         if dead[j] || !stage(&g.nodes[j]) {
@@ -1215,15 +1202,15 @@ fn fuse_convt_chains(g: &mut Graph) {
         }
         let mut chain = vec![j];
         loop {
-            let last = &g.nodes[*chain.last().expect("non-empty")];
-            let out = last.outputs[0];
+            let out = g.nodes[*chain.last().expect("non-empty")].outputs[0];
+            let nodes: Vec<&Node> = chain.iter().map(|&k| &g.nodes[k]).collect();
             match consumer[out] {
                 Some(k)
                     if uses[out] == 1
                         && !dead[k]
                         && stage(&g.nodes[k])
                         && g.nodes[k].inputs[0] == Some(out)
-                        && cin(&g.nodes[k]) == cout(last) =>
+                        && extends(&nodes, &g.nodes[k]) =>
                 {
                     chain.push(k)
                 }
@@ -1233,19 +1220,14 @@ fn fuse_convt_chains(g: &mut Graph) {
         if chain.len() < 2 {
             continue;
         }
-        let stages = chain
-            .iter()
-            .map(|&k| match &g.nodes[k].op {
-                Op::ConvTranspose(c) => c.clone(),
-                _ => unreachable!("checked by `stage`"),
-            })
-            .collect();
+        let nodes: Vec<&Node> = chain.iter().map(|&k| &g.nodes[k]).collect();
+        let op = fuse(&nodes);
         let outputs = g.nodes[*chain.last().expect("non-empty")].outputs.clone();
         for &k in &chain[1..] {
             dead[k] = true;
         }
         let first = &mut g.nodes[j];
-        first.op = Op::ConvTransposes(crate::ops::convt::Chain { stages });
+        first.op = op;
         first.outputs = outputs;
     }
     compact(g, &dead);
