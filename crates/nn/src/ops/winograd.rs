@@ -78,19 +78,30 @@ pub(crate) fn transform_weights(w: &[f32], cout: usize, cin: usize) -> Vec<Packe
         [0.5, -0.5, 0.5],
         [0.0, 0.0, 1.0],
     ];
-    let mut u = vec![vec![0f32; cout * cin]; 16];
+    transform_weights_by(w, cout, cin, &G)
+}
+
+/// `U[ξ] = (G g Gᵀ)[ξ]` for a `T × 3` matrix `G` (in f64, rounded once): `T²` packed
+/// `cout × cin` operands, position `ξ = i·T + j`.
+pub(super) fn transform_weights_by<const T: usize>(
+    w: &[f32],
+    cout: usize,
+    cin: usize,
+    g_mat: &[[f64; 3]; T],
+) -> Vec<PackedA> {
+    let mut u = vec![vec![0f32; cout * cin]; T * T];
     for co in 0..cout {
         for ci in 0..cin {
             let g = &w[(co * cin + ci) * 9..][..9];
-            for i in 0..4 {
-                for j in 0..4 {
+            for i in 0..T {
+                for j in 0..T {
                     let mut s = 0f64;
                     for a in 0..3 {
                         for b in 0..3 {
-                            s += G[i][a] * g[a * 3 + b] as f64 * G[j][b];
+                            s += g_mat[i][a] * g[a * 3 + b] as f64 * g_mat[j][b];
                         }
                     }
-                    u[i * 4 + j][co * cin + ci] = s as f32;
+                    u[i * T + j][co * cin + ci] = s as f32;
                 }
             }
         }
@@ -98,22 +109,128 @@ pub(crate) fn transform_weights(w: &[f32], cout: usize, cin: usize) -> Vec<Packe
     u.iter().map(|m| PackedA::new(m, cout, cin, cin)).collect()
 }
 
-/// Per-thread buffers, kept across calls.
+/// Per-thread buffers of either variant, kept across calls.
 #[derive(Default)]
-struct Scratch {
-    /// One channel's four input rows as even and odd padded columns (`E_r`, `O_r`), then
-    /// `Bᵀ` down them (`a_i`, same layout): 16 arrays of `np + 1` floats.
-    rows: Vec<f32>,
-    /// `V`: 16 packed `cin × RUN` B operands.
-    v: Vec<f32>,
-    /// `M = U·V`: 16 row-major `cout × RUN` products.
-    m: Vec<f32>,
+pub(super) struct Scratch {
+    /// One channel's input rows split by column phase, then `Bᵀ` down them (F(2×2): 16
+    /// arrays of `np + 1` floats; F(4×4): 48).
+    pub rows: Vec<f32>,
+    /// `V`: 16 or 36 packed `cin × np` B operands, `vreg` floats apart.
+    pub v: Vec<f32>,
+    /// `M = U·V`: 16 or 36 row-major `cout × np` products, `mreg` floats apart.
+    pub m: Vec<f32>,
     /// The GEMM's own scratch (unused with pre-packed B, kept for its signature).
-    gemm: Vec<f32>,
+    pub gemm: Vec<f32>,
 }
 
 thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Calls `run(xb, ob, tile, scratch)` for every run of up to `run_len` tiles of every row
+/// of `block × block` output blocks of every image of `x` (`[n, c, h, w]`), in parallel
+/// on the current pool: `xb` is the image's input, `ob` its first output plane (`cout`
+/// planes, `out.stride` apart).
+///
+/// # Safety
+/// As [`super::conv::Conv::compute`] for `out`; `run` writes only its tile's output rows
+/// `block·ty..` and columns `block·tx0..block·(tx0 + nt)` (clipped to `oh × ow`).
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn for_each_run(
+    x: &[f32],
+    out: Planes,
+    cout: usize,
+    [n, c, h, w]: [usize; 4],
+    [oh, ow]: [usize; 2],
+    block: usize,
+    run_len: usize,
+    run: impl Fn(&[f32], *mut f32, Tile, &mut Scratch) + Sync,
+) {
+    assert!(x.len() >= n * c * h * w);
+    let (th, tw) = (oh.div_ceil(block), ow.div_ceil(block));
+    let runs = tw.div_ceil(run_len);
+    let tasks = n * th * runs;
+    let (optr, ps) = (out.ptr, out.stride);
+    let task = |t: usize| {
+        let (b, rest) = (t / (th * runs), t % (th * runs));
+        let (ty, tx0) = (rest / runs, (rest % runs) * run_len);
+        let xb = &x[b * c * h * w..][..c * h * w];
+        let tile = Tile {
+            ty,
+            tx0,
+            nt: run_len.min(tw - tx0),
+        };
+        SCRATCH.with(|s| {
+            // SAFETY: image b's planes, by the contract; the tile's region is this
+            // task's alone.
+            let ob = unsafe { optr.get().add(b * cout * ps) };
+            run(xb, ob, tile, &mut s.borrow_mut())
+        });
+    };
+    if tasks > 1 && super::threads() > 1 {
+        (0..tasks).into_par_iter().for_each(task);
+    } else {
+        (0..tasks).for_each(task);
+    }
+}
+
+/// The GEMMs `M[ξ] = U[ξ] · V[ξ]` of one run of `nt` tiles (`np` columns per operand).
+pub(super) fn products(
+    u: &[PackedA],
+    s: &mut Scratch,
+    [vreg, mreg]: [usize; 2],
+    np: usize,
+    nt: usize,
+) {
+    let (c, cout) = (u[0].k, u[0].m);
+    assert!(s.v.len() >= u.len() * vreg && s.m.len() >= u.len() * mreg && mreg >= cout * np);
+    for (xi, ux) in u.iter().enumerate() {
+        let v = &s.v[xi * vreg..][..c * np];
+        // SAFETY: `m` holds `mreg` floats per product (checked above); this writes rows
+        // 0..cout, columns 0..nt of product xi (row stride np).
+        unsafe {
+            gemm_tile(
+                ux,
+                BSrc::Panels(v, np),
+                None,
+                0,
+                cout,
+                0,
+                nt,
+                s.m.as_mut_ptr().add(xi * mreg),
+                np,
+                &mut s.gemm,
+                &[],
+            )
+        };
+    }
+}
+
+/// Stores output rows `rows` (the first `cols` values of each) of channel `co` from row
+/// `oy0`, column `ox0` on, and applies `post` to them.
+///
+/// # Safety
+/// `ob` is one image's output (planes `ps` apart, rows `ow` long); the rows lie inside it
+/// and in this task's region.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn store_rows<'a>(
+    ob: *mut f32,
+    [ps, ow]: [usize; 2],
+    co: usize,
+    [oy0, ox0]: [usize; 2],
+    rows: impl Iterator<Item = &'a [f32]>,
+    cols: usize,
+    post: &Chain,
+) {
+    for (a, ya) in rows.enumerate() {
+        // SAFETY: by the contract.
+        let dst =
+            unsafe { std::slice::from_raw_parts_mut(ob.add(co * ps + (oy0 + a) * ow + ox0), cols) };
+        dst.copy_from_slice(&ya[..cols]);
+        if !post.is_empty() {
+            apply_chain(post, dst);
+        }
+    }
 }
 
 /// The conv `x` (`[n, c, h, w]`) → `out` (`n · cout` planes of `oh × ow`) with
@@ -130,44 +247,33 @@ pub(crate) unsafe fn conv(
     [n, c, h, w]: [usize; 4],
     post: &Chain,
 ) {
-    let (oh, ow, cout, u) = (r.oh, r.ow, wts.cout, &wts.winograd[..]);
-    assert!(u.len() == 16 && u[0].m == cout && u[0].k == c);
-    assert!(x.len() >= n * c * h * w);
-    let (th, tw) = (oh.div_ceil(2), ow.div_ceil(2));
-    let runs = tw.div_ceil(RUN);
-    let tasks = n * th * runs;
-    let (optr, ps) = (out.ptr, out.stride);
-    let task = |t: usize| {
-        let (b, rest) = (t / (th * runs), t % (th * runs));
-        let (ty, tx0) = (rest / runs, (rest % runs) * RUN);
-        let xb = &x[b * c * h * w..][..c * h * w];
-        SCRATCH.with(|s| {
-            let s = &mut *s.borrow_mut();
-            let tile = Tile {
-                ty,
-                tx0,
-                nt: RUN.min(tw - tx0),
-            };
-            // SAFETY: image b's planes, by the contract.
-            let ob = unsafe { optr.get().add(b * cout * ps) };
-            // SAFETY: this task alone owns output rows 2ty, 2ty+1 (those below oh) and
-            // columns 2tx0..2(tx0+nt) (those below ow) of every channel of image b.
-            unsafe { run_tile(xb, ob, ps, wts, u, r, [c, h, w], tile, post, s) };
-        });
+    let u = &wts.winograd[..];
+    assert!(u.len() == 16 && u[0].m == wts.cout && u[0].k == c);
+    // SAFETY: forwarded contract; `run_tile` (whose contract `for_each_run` meets) writes
+    // only its tile's rows and columns.
+    unsafe {
+        for_each_run(
+            x,
+            out,
+            wts.cout,
+            [n, c, h, w],
+            [r.oh, r.ow],
+            2,
+            RUN,
+            |xb, ob, tile, s| {
+                // `ob` and the tile's region, from `for_each_run`.
+                run_tile(xb, ob, out.stride, wts, r, [c, h, w], tile, post, s)
+            },
+        )
     };
-    if tasks > 1 && super::threads() > 1 {
-        (0..tasks).into_par_iter().for_each(task);
-    } else {
-        (0..tasks).for_each(task);
-    }
 }
 
 /// One run of tiles: tile row `ty`, tiles `tx0..tx0 + nt`.
 #[derive(Clone, Copy)]
-struct Tile {
-    ty: usize,
-    tx0: usize,
-    nt: usize,
+pub(super) struct Tile {
+    pub ty: usize,
+    pub tx0: usize,
+    pub nt: usize,
 }
 
 /// Input transform, 16 GEMMs, output transform (+ bias, + `post`) for one run of tiles.
@@ -182,7 +288,6 @@ unsafe fn run_tile(
     ob: *mut f32,
     ps: usize,
     wts: &ConvWeights,
-    u: &[PackedA],
     r: Resolved,
     [c, h, w]: [usize; 3],
     tile: Tile,
@@ -203,26 +308,7 @@ unsafe fn run_tile(
     let x0 = (2 * tile.tx0) as isize - r.pl as isize;
     let iy0 = (2 * tile.ty) as isize - r.pt as isize;
     transform_run(xb, [c, h, w], [iy0, x0], np, &mut s.rows, &mut s.v, vreg);
-    for (xi, ux) in u.iter().enumerate() {
-        let v = &s.v[xi * vreg..][..c * np];
-        // SAFETY: `m` holds 16 × cout × np floats; this writes rows 0..cout, columns
-        // 0..nt of product xi (row stride np).
-        unsafe {
-            gemm_tile(
-                ux,
-                BSrc::Panels(v, np),
-                None,
-                0,
-                cout,
-                0,
-                tile.nt,
-                s.m.as_mut_ptr().add(xi * mreg),
-                np,
-                &mut s.gemm,
-                &[],
-            )
-        };
-    }
+    products(&wts.winograd, s, [vreg, mreg], np, tile.nt);
     let oy0 = 2 * tile.ty;
     let ox0 = 2 * tile.tx0;
     let rows_out = 2.min(oh - oy0);
@@ -231,17 +317,10 @@ unsafe fn run_tile(
     for co in 0..cout {
         let [y0, y1] = &mut y;
         output_transform(&s.m, mreg, co * np, np, wts.bias[co], y0, y1);
-        for (a, ya) in y.iter().enumerate().take(rows_out) {
-            // SAFETY: row oy0 + a < oh of channel co, columns ox0..ox0 + cols_out < ow:
-            // this task's region.
-            let dst = unsafe {
-                std::slice::from_raw_parts_mut(ob.add(co * ps + (oy0 + a) * ow + ox0), cols_out)
-            };
-            dst.copy_from_slice(&ya[..cols_out]);
-            if !post.is_empty() {
-                apply_chain(post, dst);
-            }
-        }
+        let rows = y.iter().take(rows_out).map(|r| &r[..]);
+        // SAFETY: rows oy0.. < oh of channel co, columns ox0..ox0 + cols_out ≤ ow: this
+        // task's region, by the contract.
+        unsafe { store_rows(ob, [ps, ow], co, [oy0, ox0], rows, cols_out, post) };
     }
 }
 

@@ -23,10 +23,10 @@
 //! (`Bands::new`).
 
 use super::conv::{odd_lines, ConvWeights, Planes, Resolved};
-use super::elementwise::{apply_chain, Chain};
-use crate::packed::{gemm_tile, panel_index, BSrc, PackedA, NR};
+use super::elementwise::Chain;
+use super::winograd::{for_each_run, products, store_rows, transform_weights_by, Scratch, Tile};
+use crate::packed::{panel_index, PackedA, NR};
 use crate::simd::multiversion;
-use rayon::prelude::*;
 
 /// Tiles (4×4 output blocks) per run: 256 output pixels of a row, as F(2×2)'s 128. The
 /// transformed input (36 × cin × 64 floats, 885 KB at 96 channels) outgrows L2 as
@@ -45,42 +45,7 @@ pub(crate) fn transform_weights(w: &[f32], cout: usize, cin: usize) -> Vec<Packe
         [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
         [0.0, 0.0, 1.0],
     ];
-    let mut u = vec![vec![0f32; cout * cin]; 36];
-    for co in 0..cout {
-        for ci in 0..cin {
-            let g = &w[(co * cin + ci) * 9..][..9];
-            for i in 0..6 {
-                for j in 0..6 {
-                    let mut s = 0f64;
-                    for a in 0..3 {
-                        for b in 0..3 {
-                            s += G[i][a] * g[a * 3 + b] as f64 * G[j][b];
-                        }
-                    }
-                    u[i * 6 + j][co * cin + ci] = s as f32;
-                }
-            }
-        }
-    }
-    u.iter().map(|m| PackedA::new(m, cout, cin, cin)).collect()
-}
-
-/// Per-thread buffers, kept across calls.
-#[derive(Default)]
-struct Scratch {
-    /// Six input rows as four phase arrays each (`P_c[t] = row[x0 + 4t + c]`), then `Bᵀ`
-    /// down them: 48 arrays of `np + 1` floats.
-    rows: Vec<f32>,
-    /// `V`: 36 packed `cin × RUN` B operands.
-    v: Vec<f32>,
-    /// `M = U·V`: 36 row-major `cout × RUN` products.
-    m: Vec<f32>,
-    /// The GEMM's own scratch (unused with pre-packed B).
-    gemm: Vec<f32>,
-}
-
-thread_local! {
-    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+    transform_weights_by(w, cout, cin, &G)
 }
 
 /// The conv `x` (`[n, c, h, w]`) → `out` with `wts.winograd4` (from
@@ -97,44 +62,25 @@ pub(crate) unsafe fn conv(
     [n, c, h, w]: [usize; 4],
     post: &Chain,
 ) {
-    let (oh, ow, cout, u) = (r.oh, r.ow, wts.cout, &wts.winograd4[..]);
-    assert!(u.len() == 36 && u[0].m == cout && u[0].k == c);
-    assert!(x.len() >= n * c * h * w);
-    let (th, tw) = (oh.div_ceil(4), ow.div_ceil(4));
-    let runs = tw.div_ceil(RUN);
-    let tasks = n * th * runs;
-    let (optr, ps) = (out.ptr, out.stride);
-    let task = |t: usize| {
-        let (b, rest) = (t / (th * runs), t % (th * runs));
-        let (ty, tx0) = (rest / runs, (rest % runs) * RUN);
-        let xb = &x[b * c * h * w..][..c * h * w];
-        SCRATCH.with(|s| {
-            let s = &mut *s.borrow_mut();
-            // SAFETY: image b's planes, by the contract.
-            let ob = unsafe { optr.get().add(b * cout * ps) };
-            // SAFETY: this task alone owns output rows 4ty..4ty+4 and columns
-            // 4tx0..4(tx0+nt) of every channel of image b.
-            unsafe {
-                run_tile(
-                    xb,
-                    ob,
-                    ps,
-                    wts,
-                    u,
-                    r,
-                    [c, h, w],
-                    [ty, tx0, RUN.min(tw - tx0)],
-                    post,
-                    s,
-                )
-            };
-        });
+    let u = &wts.winograd4[..];
+    assert!(u.len() == 36 && u[0].m == wts.cout && u[0].k == c);
+    // SAFETY: forwarded contract; `run_tile` (whose contract `for_each_run` meets) writes
+    // only its tile's rows and columns.
+    unsafe {
+        for_each_run(
+            x,
+            out,
+            wts.cout,
+            [n, c, h, w],
+            [r.oh, r.ow],
+            4,
+            RUN,
+            |xb, ob, tile, s| {
+                // `ob` and the tile's region, from `for_each_run`.
+                run_tile(xb, ob, out.stride, wts, r, [c, h, w], tile, post, s)
+            },
+        )
     };
-    if tasks > 1 && super::threads() > 1 {
-        (0..tasks).into_par_iter().for_each(task);
-    } else {
-        (0..tasks).for_each(task);
-    }
 }
 
 /// Input transform, 36 GEMMs, output transform (+ bias, + `post`) for one run of tiles:
@@ -149,10 +95,9 @@ unsafe fn run_tile(
     ob: *mut f32,
     ps: usize,
     wts: &ConvWeights,
-    u: &[PackedA],
     r: Resolved,
     [c, h, w]: [usize; 3],
-    [ty, tx0, nt]: [usize; 3],
+    Tile { ty, tx0, nt }: Tile,
     post: &Chain,
     s: &mut Scratch,
 ) {
@@ -166,42 +111,17 @@ unsafe fn run_tile(
     let x0 = (4 * tx0) as isize - r.pl as isize;
     let iy0 = (4 * ty) as isize - r.pt as isize;
     transform_run(xb, [c, h, w], [iy0, x0], np, &mut s.rows, &mut s.v, vreg);
-    for (xi, ux) in u.iter().enumerate() {
-        let v = &s.v[xi * vreg..][..c * np];
-        // SAFETY: `m` holds 36 × cout × np floats; this writes rows 0..cout, columns
-        // 0..nt of product xi (row stride np).
-        unsafe {
-            gemm_tile(
-                ux,
-                BSrc::Panels(v, np),
-                None,
-                0,
-                cout,
-                0,
-                nt,
-                s.m.as_mut_ptr().add(xi * mreg),
-                np,
-                &mut s.gemm,
-                &[],
-            )
-        };
-    }
+    products(&wts.winograd4, s, [vreg, mreg], np, nt);
     let (oy0, ox0) = (4 * ty, 4 * tx0);
     let rows_out = 4.min(oh - oy0);
     let cols_out = (4 * nt).min(ow - ox0);
     let mut y = [[0f32; 4 * RUN]; 4];
     for co in 0..cout {
         output_transform(&s.m, mreg, co * np, np, wts.bias[co], &mut y);
-        for (a, ya) in y.iter().enumerate().take(rows_out) {
-            // SAFETY: row oy0 + a < oh of channel co, columns ox0..ox0 + cols_out < ow.
-            let dst = unsafe {
-                std::slice::from_raw_parts_mut(ob.add(co * ps + (oy0 + a) * ow + ox0), cols_out)
-            };
-            dst.copy_from_slice(&ya[..cols_out]);
-            if !post.is_empty() {
-                apply_chain(post, dst);
-            }
-        }
+        let rows = y.iter().take(rows_out).map(|r| &r[..]);
+        // SAFETY: rows oy0.. < oh of channel co, columns ox0..ox0 + cols_out ≤ ow: this
+        // task's region, by the contract.
+        unsafe { store_rows(ob, [ps, ow], co, [oy0, ox0], rows, cols_out, post) };
     }
 }
 
