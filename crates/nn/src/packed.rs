@@ -1105,8 +1105,9 @@ macro_rules! post_avx2 {
 /// 6×16 AVX2/FMA micro-kernel: 12 accumulators, 2 B loads and 6 broadcasts per k, over
 /// `kc` k steps, starting from the bias (`t.first`) or from `C` and stored back to `C`.
 /// Used by the GEMM (packed `B` panels, [`Panel`]) and by the direct convolution (`B` read
-/// from the input's taps, [`Taps`]). A full tile uses plain loads and stores; a partial
-/// one (rows or columns cut off) goes through lane masks, which AMD CPUs microcode.
+/// from the input's taps, [`Taps`]). Rows of all 16 columns use plain loads and stores
+/// (a tile with fewer rows touches only its rows); rows with columns cut off go through
+/// lane masks, which AMD CPUs microcode.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA; `a` points at `kc*MR` floats; `b.row(k).0` readable
@@ -1125,7 +1126,6 @@ unsafe fn kernel_avx2<B: BRows>(
 ) {
     use std::arch::x86_64::*;
     debug_assert!(t.rows >= 1 && t.rows <= MR && t.cols >= 1 && t.cols <= NR);
-    let full = t.rows == MR && t.cols == NR;
     // Whole 16-column rows are loaded and stored plainly even when the tile has fewer than
     // MR rows: `vmaskmovps` is microcoded on AMD cores (Zen 3: one store per ~12 cycles),
     // and an A whose rows are not a multiple of 6 (32 output channels, a 4-row transposed
@@ -1136,7 +1136,7 @@ unsafe fn kernel_avx2<B: BRows>(
         // SAFETY: an unaligned load of 8 i32 from a local array.
         unsafe { _mm256_loadu_si256(m.as_ptr().cast()) }
     };
-    let masks = if full {
+    let masks = if cols_full {
         [lanes(8), lanes(8)]
     } else {
         [lanes(t.cols.min(8)), lanes(t.cols.saturating_sub(8))]

@@ -142,7 +142,7 @@ pub(crate) struct ConvWeights {
     /// ([`super::winograd::prepare`]).
     pub winograd: Vec<PackedA>,
     /// The 36 of F(4×4, 3×3) ([`super::winograd4`]), built beside them: which one a call
-    /// takes depends on the output width ([`super::winograd::block_rows`]).
+    /// takes depends on the output width ([`super::winograd::takes_f4`]).
     pub winograd4: Vec<PackedA>,
 }
 
@@ -316,7 +316,7 @@ impl Conv {
         } else {
             let geo = &self.geo;
             if !wts.winograd.is_empty() {
-                if super::winograd::block_rows(ow) == 4 && !wts.winograd4.is_empty() {
+                if super::winograd::takes_f4(ow) && !wts.winograd4.is_empty() {
                     // SAFETY: forwarded contract.
                     unsafe { super::winograd4::conv(xd, out, wts, r, [n, c, h, w], &self.post) };
                 } else {
@@ -679,29 +679,6 @@ struct Im2col<'a> {
 #[inline(always)]
 fn deint_index(ix: usize, half: usize) -> usize {
     (ix & 1) * half + (ix >> 1)
-}
-
-multiversion! {
-    /// `dst[t·k + j] = rows[j·stride + at + t]` for the `k = dst.len() / len` rows of
-    /// `rows` (row stride `stride`): a transposed conv's taps kx = 0..k of `len` input
-    /// pixels, interleaved into their output span (k = 2 is a pair-store loop that
-    /// vectorizes).
-    pub(super) fn interleave_taps(rows: &[f32], stride: usize, at: usize, len: usize, dst: &mut [f32]) {
-        let k = dst.len() / len.max(1);
-        if k == 2 {
-            let (a, b) = (&rows[at..at + len], &rows[stride + at..stride + at + len]);
-            for ((d, &x), &y) in dst.chunks_exact_mut(2).zip(a).zip(b) {
-                d[0] = x;
-                d[1] = y;
-            }
-        } else {
-            for (t, d) in dst.chunks_exact_mut(k).enumerate() {
-                for (j, v) in d.iter_mut().enumerate() {
-                    *v = rows[j * stride + at + t];
-                }
-            }
-        }
-    }
 }
 
 /// `even[j] = src[2j]`, `odd[j] = src[2j + 1]` for as many whole pairs as all three hold;
@@ -1423,7 +1400,7 @@ impl ConvTranspose {
         }
         // Non-overlapping windows (kernel == stride, no padding): each input pixel owns
         // its output block; see `convt.rs`.
-        if super::convt::disjoint(self) && h > 0 && w > 0 {
+        if super::convt::disjoint(self) {
             let stage = super::convt::Stage {
                 wts,
                 group: g,

@@ -15,7 +15,7 @@
 //! GEMM starts from the bias, then adds its `cin` products in order), whatever the tiling
 //! or thread count.
 
-use super::conv::{interleave_taps, ConvTranspose, CtWeights};
+use super::conv::{ConvTranspose, CtWeights};
 use super::elementwise::Step;
 use crate::exec::BufPool;
 use crate::packed::{gemm_tile, panel_index, BSrc, MatB, SyncPtr, NR};
@@ -99,6 +99,38 @@ impl Stage<'_> {
     /// GEMM rows of all groups: `(co, ky, kx)`.
     fn rows(&self) -> usize {
         self.cout() * self.taps()
+    }
+
+    /// Group `gi`'s rows of this stage's GEMM on `src` (`cols` columns) into `y` (the
+    /// rows of all groups, row stride `cols`), starting from `bias` (one per row of all
+    /// groups) and through the stage's `post`.
+    fn gemm(
+        &self,
+        gi: usize,
+        src: BSrc<'_>,
+        bias: &[f32],
+        cols: usize,
+        y: &mut [f32],
+        pack: &mut Vec<f32>,
+    ) {
+        let rows_g = self.rows() / self.group;
+        assert!(y.len() >= self.rows() * cols);
+        // SAFETY: `y` holds rows() × cols floats (checked); group gi's rows are its own.
+        unsafe {
+            gemm_tile(
+                &self.wts.packed[gi],
+                src,
+                Some(&bias[gi * rows_g..]),
+                0,
+                rows_g,
+                0,
+                cols,
+                y.as_mut_ptr().add(gi * rows_g * cols),
+                cols,
+                pack,
+                self.post,
+            )
+        };
     }
 }
 
@@ -256,7 +288,7 @@ unsafe fn run_task(
 ) {
     let s0 = &stages[0];
     let (cin, hw) = (s0.wts.cin, d.h * d.w);
-    let (cin_g, rows_g) = (cin / s0.group, s0.rows() / s0.group);
+    let cin_g = cin / s0.group;
     let lv = &mut levels[0];
     lv.y.resize(s0.rows() * at.len, 0.0);
     for gi in 0..s0.group {
@@ -265,22 +297,14 @@ unsafe fn run_task(
             data: &xd[start..],
             ld: hw,
         };
-        // SAFETY: `y` holds rows() × len floats; group gi's rows are its own.
-        unsafe {
-            gemm_tile(
-                &s0.wts.packed[gi],
-                BSrc::Pack(&src),
-                Some(&biases[0][gi * rows_g..]),
-                0,
-                rows_g,
-                0,
-                at.len,
-                lv.y.as_mut_ptr().add(gi * rows_g * at.len),
-                at.len,
-                &mut lv.pack,
-                s0.post,
-            )
-        };
+        s0.gemm(
+            gi,
+            BSrc::Pack(&src),
+            &biases[0],
+            at.len,
+            &mut lv.y,
+            &mut lv.pack,
+        );
     }
     // SAFETY: forwarded contract.
     unsafe { emit(stages, biases, d, at, out, levels, 0, at.len) };
@@ -318,13 +342,13 @@ unsafe fn emit(
                 // SAFETY: row oy of channel co, columns ix0·sw..ix0·sw + len·sw (= wide):
                 // inside the output (ix0 + len ≤ w), and this run's block.
                 let dst = unsafe { std::slice::from_raw_parts_mut(out.add(o), wide) };
-                interleave_taps(rows_of(co), cols, 0, cols, dst);
+                interleave_taps(rows_of(co), cols, dst);
             }
             continue;
         };
         // The next stage's input, one B operand per group, written straight in packed
         // panel layout (a copy less than a row-major matrix that the GEMM then packs).
-        let (cin_g, rows_g) = (cout / next.group, next.rows() / next.group);
+        let cin_g = cout / next.group;
         let np = wide.next_multiple_of(NR);
         lv.next.resize(cout * np, 0.0);
         for gi in 0..next.group {
@@ -339,22 +363,14 @@ unsafe fn emit(
         nl.y.resize(next.rows() * wide, 0.0);
         for gi in 0..next.group {
             let b = &lv.next[gi * cin_g * np..][..cin_g * np];
-            // SAFETY: `y` holds rows() × wide floats; group gi's rows are its own.
-            unsafe {
-                gemm_tile(
-                    &next.wts.packed[gi],
-                    BSrc::Panels(b, np),
-                    Some(&biases[1][gi * rows_g..]),
-                    0,
-                    rows_g,
-                    0,
-                    wide,
-                    nl.y.as_mut_ptr().add(gi * rows_g * wide),
-                    wide,
-                    &mut nl.pack,
-                    next.post,
-                )
-            };
+            next.gemm(
+                gi,
+                BSrc::Panels(b, np),
+                &biases[1],
+                wide,
+                &mut nl.y,
+                &mut nl.pack,
+            );
         }
         // SAFETY: forwarded contract.
         unsafe { emit(rest, &biases[1..], d, at, out, deeper, rho, wide) };
@@ -362,6 +378,29 @@ unsafe fn emit(
 }
 
 multiversion! {
+    /// `dst[t·k + j] = rows[j·len + t]` for the `k = dst.len() / len` rows of `len` floats
+    /// in `rows`: the taps `kx = 0..k` of a run of input pixels, interleaved into their
+    /// output row (k = 2 is a pair-store loop that vectorizes).
+    fn interleave_taps(rows: &[f32], len: usize, dst: &mut [f32]) {
+        let k = dst.len() / len.max(1);
+        if k == 2 {
+            let (a, b) = rows[..2 * len].split_at(len);
+            for ((d, &x), &y) in dst.chunks_exact_mut(2).zip(a).zip(b) {
+                d[0] = x;
+                d[1] = y;
+            }
+        } else {
+            for (t, d) in dst.chunks_exact_mut(k).enumerate() {
+                for (j, v) in d.iter_mut().enumerate() {
+                    *v = rows[j * len + t];
+                }
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// [`interleave_taps`] into one row of a packed B operand instead of a plain row:
     /// `k` rows of `cols` floats (`rows`, one after another: the taps `kx` of one kernel
     /// row) interleaved along x (`t·k + kx`) into one row of a packed B operand: its
     /// `NR`-column runs lie `step` floats apart from `dst[0]` on, and the columns past

@@ -47,15 +47,10 @@ pub(crate) fn suits(geo: &Geometry, group: usize, cin_g: usize, cout: usize) -> 
 /// tasks per thread), at 30² 2.1 (in-process pairs, 1 and 2 threads alike).
 const F4_MIN_WIDTH: usize = 112;
 
-/// Output rows per Winograd block for a conv whose output is `ow` wide: 4 where it takes
-/// F(4×4, 3×3), else 2. Blocks start on a call's first output row, so a caller that
-/// splits the rows (bands) starts its calls on multiples of this to keep the bits.
-pub(crate) fn block_rows(ow: usize) -> usize {
-    if ow >= F4_MIN_WIDTH {
-        4
-    } else {
-        2
-    }
+/// Whether a conv whose output is `ow` wide takes F(4×4, 3×3) (given its operands; banded
+/// chains drop them, see `Bands::new`).
+pub(crate) fn takes_f4(ow: usize) -> bool {
+    ow >= F4_MIN_WIDTH
 }
 
 /// Builds both Winograd operand sets of `wts` when the conv [`suits`] (else clears them).
