@@ -173,6 +173,12 @@ pub fn order_quad(pts: [Point; 4]) -> [Point; 4] {
     if pts.iter().any(|p| !p[0].is_finite() || !p[1].is_finite()) {
         return pts;
     }
+    // Everything below is computed from the points in one canonical order, so the result is a
+    // function of the set alone: the centroid's rounding and the tie-break of points at equal
+    // angles do not depend on the order they came in, and ordering an ordered quad gives it
+    // back unchanged.
+    let mut pts = pts;
+    pts.sort_by(|p, q| p[0].total_cmp(&q[0]).then(p[1].total_cmp(&q[1])));
     let cx = pts.iter().map(|p| f64::from(p[0])).sum::<f64>() / 4.0;
     let cy = pts.iter().map(|p| f64::from(p[1])).sum::<f64>() / 4.0;
     let mut idx = [0usize, 1, 2, 3];
