@@ -23,9 +23,10 @@ each) and reports the median of the per-round ratios with their range: on a shar
 speed drifts by tens of percent within minutes, a drift then hits both sides of each ratio.
 
 --pairs P (the steadiest): both engines stay loaded and warm in their processes, and P single
-runs of each are alternated (onnxruntime, a 200 ms pause, wenzi-nn, a 50 ms pause, ...).
-The pause after onnxruntime matters: its idle worker threads keep spinning after a run,
-and a wenzi-nn run started 20 ms later took 1.7x as long at 2 threads. The ratio is the median of the P per-pair ratios, with its
+runs of each are alternated, each after a 200 ms pause (as a service's requests come after
+idle time). The pause after onnxruntime matters: its idle worker threads keep spinning after
+a run, and a wenzi-nn run started 20 ms later took 1.7x as long at 2 threads. Until
+2026-12-02 the pause before onnxruntime was 50 ms; the two are now the same. The ratio is the median of the P per-pair ratios, with its
 interquartile range; the ms columns are each side's median. Used instead of --runs/--rounds.
 
 Prints a Markdown table (paste into docs/performance.md).
@@ -109,7 +110,7 @@ def time_pairs(exe, path, shape, threads, pairs):
         wenzi_run()
         o_t, w_t = [], []
         for _ in range(pairs):
-            time.sleep(0.05)
+            time.sleep(0.2)
             t = time.perf_counter()
             sess.run(None, {name: x})
             o_t.append((time.perf_counter() - t) * 1e3)

@@ -12,17 +12,40 @@
 //! ends when the run ends, when it finds no work for [`MAX_IDLE`] (which also bounds the
 //! wait if a keeper ever runs nested inside the run's own work), or at once on the
 //! run's own thread. Pending keepers of finished runs end at once too.
+//!
+//! For the length of the run, the run's thread and each keeper are held to CPUs of their
+//! own ([`crate::affinity`]; Linux, pools of two or more threads, two or more allowed CPUs;
+//! `WENZI_NN_SPREAD=0` turns it off). Why: after ~100 ms of idleness, Linux on the
+//! Firecracker VM we measure on woke a sleeping worker on its waker's CPU although the
+//! other CPU was idle, and left both there; a run's thread waits for stolen halves by
+//! sleeping, so it was soon woken onto its keeper's CPU. Every 2-thread run after a pause
+//! then ran at 1-thread speed: v6 rec 33–36 ms after a 200 ms pause against 17 ms back to
+//! back; held apart, 21–25 ms (onnxruntime: 1.1× slower after the same pause). Each guard
+//! restores its thread's previous CPU set when the run (or the keeper) ends.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use crate::affinity::{current_cpu, CpuSet, Pinned};
 
 /// Longest a keeper polls without finding work before it lets its worker sleep.
 pub(crate) const MAX_IDLE: Duration = Duration::from_millis(2);
 
-/// Keepers for one run; dropping it ends them.
+/// Keepers for one run; dropping it ends them and unpins the run's thread.
 pub(crate) struct KeepAwake {
-    done: Option<Arc<AtomicBool>>,
+    shared: Option<Arc<Shared>>,
+    /// Holds the run's thread on its CPU until the run ends.
+    _pinned: Option<Pinned>,
+}
+
+/// What a run's keepers share.
+struct Shared {
+    done: AtomicBool,
+    /// The CPU the run's thread is held on (keepers keep off it), if it is held.
+    owner_cpu: Option<usize>,
+    /// CPUs keepers of this run are held on.
+    claimed: Mutex<Vec<usize>>,
 }
 
 impl KeepAwake {
@@ -30,7 +53,10 @@ impl KeepAwake {
     pub(crate) fn start() -> KeepAwake {
         let threads = rayon::current_num_threads();
         if threads < 2 {
-            return KeepAwake { done: None };
+            return KeepAwake {
+                shared: None,
+                _pinned: None,
+            };
         }
         let owner = rayon::current_thread_index();
         let keepers = if owner.is_some() {
@@ -38,30 +64,58 @@ impl KeepAwake {
         } else {
             threads
         };
-        let done = Arc::new(AtomicBool::new(false));
+        // Only a pool worker runs the run's work itself; a thread outside the pool waits.
+        let pinned = match owner {
+            Some(_) if spreading_wanted() => pin_owner(),
+            _ => None,
+        };
+        let shared = Arc::new(Shared {
+            done: AtomicBool::new(false),
+            owner_cpu: pinned.as_ref().map(|&(cpu, _)| cpu),
+            claimed: Mutex::new(Vec::new()),
+        });
         for _ in 0..keepers {
-            let done = Arc::clone(&done);
-            rayon::spawn(move || keep(&done, owner));
+            let shared = Arc::clone(&shared);
+            rayon::spawn(move || keep(&shared, owner));
         }
-        KeepAwake { done: Some(done) }
+        KeepAwake {
+            shared: Some(shared),
+            _pinned: pinned.map(|(_, guard)| guard),
+        }
     }
 }
 
 impl Drop for KeepAwake {
     fn drop(&mut self) {
-        if let Some(done) = &self.done {
-            done.store(true, Ordering::Release);
+        if let Some(shared) = &self.shared {
+            shared.done.store(true, Ordering::Release);
         }
     }
 }
 
+/// Holds the calling thread on the CPU it runs on, if it may use others too.
+fn pin_owner() -> Option<(usize, Pinned)> {
+    let allowed = CpuSet::of_this_thread()?.cpus();
+    let cpu = current_cpu()?;
+    if allowed.len() < 2 || !allowed.contains(&cpu) {
+        return None;
+    }
+    Some((cpu, CpuSet::only(cpu)?.pin()?))
+}
+
 /// The keeper loop: runs pending pool work until `done`, or until idle for [`MAX_IDLE`].
-fn keep(done: &AtomicBool, owner: Option<usize>) {
+fn keep(shared: &Shared, owner: Option<usize>) {
     if owner.is_some() && rayon::current_thread_index() == owner {
         return;
     }
+    if shared.done.load(Ordering::Acquire) {
+        return;
+    }
+    let _pinned = shared
+        .owner_cpu
+        .and_then(|cpu| pin_keeper(cpu, &shared.claimed));
     let mut idle_since = Instant::now();
-    while !done.load(Ordering::Acquire) {
+    while !shared.done.load(Ordering::Acquire) {
         match rayon::yield_now() {
             Some(rayon::Yield::Executed) => idle_since = Instant::now(),
             _ => {
@@ -72,6 +126,45 @@ fn keep(done: &AtomicBool, owner: Option<usize>) {
             }
         }
     }
+}
+
+/// Holds a keeper off the run's CPU: on a CPU of its own when one is free, else on any
+/// allowed CPU but the run's.
+fn pin_keeper(owner_cpu: usize, claimed: &Mutex<Vec<usize>>) -> Option<Pinned> {
+    let allowed_set = CpuSet::of_this_thread()?;
+    let allowed = allowed_set.cpus();
+    if !allowed.contains(&owner_cpu) || allowed.len() < 2 {
+        return None;
+    }
+    let mut claimed = claimed.lock().ok()?;
+    match keeper_cpu(&allowed, owner_cpu, current_cpu(), &claimed) {
+        Some(cpu) => {
+            claimed.push(cpu);
+            drop(claimed);
+            CpuSet::only(cpu)?.pin()
+        }
+        None => allowed_set.without(owner_cpu).pin(),
+    }
+}
+
+/// The CPU a keeper should hold to: where it runs if that is neither the run's CPU nor
+/// taken by another keeper (no move at all), else the first allowed CPU that is neither;
+/// `None` when every allowed CPU is taken (more threads than CPUs).
+fn keeper_cpu(
+    allowed: &[usize],
+    owner_cpu: usize,
+    here: Option<usize>,
+    claimed: &[usize],
+) -> Option<usize> {
+    let free = |c: &usize| *c != owner_cpu && !claimed.contains(c) && allowed.contains(c);
+    here.filter(free)
+        .or_else(|| allowed.iter().copied().find(|c| free(c)))
+}
+
+/// `WENZI_NN_SPREAD=0` leaves a run's threads where the kernel puts them.
+fn spreading_wanted() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("WENZI_NN_SPREAD").as_deref() != Ok("0"))
 }
 
 #[cfg(test)]
@@ -104,15 +197,76 @@ mod tests {
     }
 
     #[test]
+    fn a_keeper_stays_put_when_it_can_and_never_takes_a_taken_cpu() {
+        let all = [0, 1, 2, 3];
+        // Already on a free CPU: stays.
+        assert_eq!(keeper_cpu(&all, 0, Some(2), &[]), Some(2));
+        // On the run's CPU, or on one another keeper holds: the first free one.
+        assert_eq!(keeper_cpu(&all, 0, Some(0), &[]), Some(1));
+        assert_eq!(keeper_cpu(&all, 0, Some(1), &[1]), Some(2));
+        assert_eq!(keeper_cpu(&all, 1, None, &[0]), Some(2));
+        // Not allowed where it runs (a stale answer): an allowed one.
+        assert_eq!(keeper_cpu(&[4, 6], 4, Some(5), &[]), Some(6));
+        // Every other CPU taken: none.
+        assert_eq!(keeper_cpu(&[0, 1], 0, Some(1), &[1]), None);
+        assert_eq!(keeper_cpu(&[3], 3, Some(3), &[]), None);
+    }
+
+    /// During a run its thread is held on one CPU (where two or more are allowed); after
+    /// it, the run's thread and every worker have their allowed CPUs back.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_run_holds_its_thread_and_leaves_every_worker_as_it_was() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let masks = || pool.broadcast(|_| CpuSet::of_this_thread().unwrap().cpus());
+        let before = masks();
+        for _ in 0..20 {
+            pool.install(|| {
+                let allowed = CpuSet::of_this_thread().unwrap().cpus();
+                let guard = KeepAwake::start();
+                let during = CpuSet::of_this_thread().unwrap().cpus();
+                if allowed.len() >= 2 && spreading_wanted() {
+                    assert_eq!(during.len(), 1, "held on one cpu");
+                    assert_eq!(current_cpu(), Some(during[0]));
+                } else {
+                    assert_eq!(during, allowed);
+                }
+                let s: u64 = (0..1000u64).map(|v| rayon::join(|| v, || 0).0).sum();
+                assert_eq!(s, 1000 * 999 / 2);
+                drop(guard);
+                assert_eq!(CpuSet::of_this_thread().unwrap().cpus(), allowed);
+            });
+        }
+        // Keepers end within microseconds of their run; a broadcast may still reach one
+        // while it runs, so look again until every worker is back.
+        let t = Instant::now();
+        while masks() != before {
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "{:?} != {before:?}",
+                masks()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
     fn a_keeper_left_alone_stops_after_max_idle() {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(2)
             .build()
             .unwrap();
-        let done = Arc::new(AtomicBool::new(false));
+        let shared = Shared {
+            done: AtomicBool::new(false),
+            owner_cpu: None,
+            claimed: Mutex::new(Vec::new()),
+        };
         let t = Instant::now();
         // Run a keeper directly on a worker, with nothing to do and `done` never set.
-        pool.install(|| keep(&done, None));
+        pool.install(|| keep(&shared, None));
         let took = t.elapsed();
         assert!(took >= MAX_IDLE, "returned after {took:?}");
         assert!(took < Duration::from_secs(5), "took {took:?}");

@@ -44,6 +44,7 @@
 
 #![warn(missing_docs)]
 
+mod affinity;
 mod awake;
 mod error;
 mod exec;

@@ -1,0 +1,183 @@
+//! The calling thread's CPU and CPU affinity (Linux; elsewhere every query answers `None`
+//! and nothing is ever pinned).
+//!
+//! Used by [`crate::awake`] to hold a run's threads on separate CPUs for the length of one
+//! run. Every pin is a guard that puts the thread's previous CPU set back when dropped,
+//! so a run never leaves a lasting trace on its caller's or the pool's threads.
+
+/// A set of CPUs, as the kernel's affinity calls take it.
+#[derive(Clone, Copy)]
+pub(crate) struct CpuSet {
+    #[cfg(target_os = "linux")]
+    set: libc::cpu_set_t,
+}
+
+/// The calling thread is held to a CPU set until this is dropped, which restores the set
+/// it had before.
+pub(crate) struct Pinned {
+    previous: CpuSet,
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        self.previous.apply();
+    }
+}
+
+/// The CPU the calling thread runs on, where the OS says.
+pub(crate) fn current_cpu() -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: sched_getcpu takes no arguments and only reads the caller's scheduling
+        // state; a failure returns -1, which the conversion turns into None.
+        let cpu = unsafe { libc::sched_getcpu() };
+        usize::try_from(cpu).ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
+}
+
+impl CpuSet {
+    /// The calling thread's allowed CPUs.
+    pub(crate) fn of_this_thread() -> Option<CpuSet> {
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: cpu_set_t is a plain bit array, valid when all zeros (the empty set);
+            // the call fills the calling thread's (pid 0) mask into this local set, whose
+            // exact size it is given.
+            unsafe {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                let size = std::mem::size_of::<libc::cpu_set_t>();
+                (libc::sched_getaffinity(0, size, &mut set) == 0).then_some(CpuSet { set })
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        None
+    }
+
+    /// Largest CPU number a set can hold, plus one.
+    #[cfg(target_os = "linux")]
+    const CAPACITY: usize = 8 * std::mem::size_of::<libc::cpu_set_t>();
+
+    /// The set's CPUs in increasing order.
+    pub(crate) fn cpus(&self) -> Vec<usize> {
+        #[cfg(target_os = "linux")]
+        {
+            (0..Self::CAPACITY)
+                // SAFETY: `c` is below the set's capacity; the macro only reads its bit.
+                .filter(|&c| unsafe { libc::CPU_ISSET(c, &self.set) })
+                .collect()
+        }
+        #[cfg(not(target_os = "linux"))]
+        Vec::new()
+    }
+
+    /// The set holding only `cpu` (`None` if `cpu` is past what a set can hold).
+    pub(crate) fn only(cpu: usize) -> Option<CpuSet> {
+        #[cfg(target_os = "linux")]
+        {
+            if cpu >= Self::CAPACITY {
+                return None;
+            }
+            // SAFETY: all zeros is the empty cpu_set_t (see `of_this_thread`), and `cpu` is
+            // below its capacity, so the macro sets a bit inside it.
+            let set = unsafe {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                libc::CPU_SET(cpu, &mut set);
+                set
+            };
+            Some(CpuSet { set })
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = cpu;
+            None
+        }
+    }
+
+    /// This set less `cpu`.
+    pub(crate) fn without(mut self, cpu: usize) -> CpuSet {
+        #[cfg(target_os = "linux")]
+        if cpu < Self::CAPACITY {
+            // SAFETY: `cpu` is below the set's capacity; the macro clears a bit inside it.
+            unsafe { libc::CPU_CLR(cpu, &mut self.set) };
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = cpu;
+        self
+    }
+
+    /// Holds the calling thread to this set until the guard drops. The kernel moves the
+    /// thread at once if it runs elsewhere. `None` (and no change) if the kernel refuses,
+    /// e.g. for a set outside the thread's cgroup.
+    pub(crate) fn pin(self) -> Option<Pinned> {
+        let previous = CpuSet::of_this_thread()?;
+        self.apply().then_some(Pinned { previous })
+    }
+
+    /// Sets the calling thread's allowed CPUs; false if the kernel refused.
+    fn apply(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: sets the calling thread's (pid 0) mask from this set, whose exact size
+            // it is given; the kernel only reads it. A refusal leaves the mask as it was.
+            unsafe {
+                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &self.set) == 0
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        false
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// Pinning to each allowed CPU in turn moves the thread there, and every guard puts the
+    /// allowed set back as it was; sets the thread may not use are refused without effect.
+    #[test]
+    fn pins_move_the_thread_and_guards_restore_the_set() {
+        std::thread::spawn(|| {
+            let before = CpuSet::of_this_thread().expect("sched_getaffinity").cpus();
+            assert!(!before.is_empty());
+            for &cpu in &before {
+                let guard = CpuSet::only(cpu)
+                    .unwrap()
+                    .pin()
+                    .expect("pin to an allowed cpu");
+                assert_eq!(current_cpu(), Some(cpu), "runs on its only allowed cpu");
+                assert_eq!(CpuSet::of_this_thread().unwrap().cpus(), vec![cpu]);
+                drop(guard);
+                assert_eq!(CpuSet::of_this_thread().unwrap().cpus(), before);
+            }
+            // Nested guards unwind in order.
+            let all = CpuSet::of_this_thread().unwrap();
+            let outer = all.without(before[0]).pin();
+            if before.len() >= 2 {
+                assert!(outer.is_some());
+                assert_ne!(current_cpu(), Some(before[0]));
+                let inner = CpuSet::only(before[1]).unwrap().pin().unwrap();
+                assert_eq!(current_cpu(), Some(before[1]));
+                drop(inner);
+                assert_eq!(
+                    CpuSet::of_this_thread().unwrap().cpus(),
+                    all.without(before[0]).cpus()
+                );
+            } else {
+                assert!(outer.is_none(), "an empty set is refused");
+            }
+            drop(outer);
+            assert_eq!(CpuSet::of_this_thread().unwrap().cpus(), before);
+            // A CPU this thread may not use (or that cannot exist) is refused, no change.
+            let absent = (0..4096).find(|c| !before.contains(c)).unwrap();
+            if let Some(set) = CpuSet::only(absent) {
+                assert!(set.pin().is_none());
+            }
+            assert!(CpuSet::only(usize::MAX).is_none());
+            assert_eq!(CpuSet::of_this_thread().unwrap().cpus(), before);
+        })
+        .join()
+        .unwrap();
+    }
+}
