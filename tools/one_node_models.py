@@ -75,6 +75,8 @@ def main():
                  "1,96,240,240", "v4 det Conv.58/61, v6 det Conv.82 (Winograd path)"))
     rows.append((conv(out_dir, "conv3x3s2_48to24", 48, 24, 3, stride=2, act="Relu"),
                  "1,48,480,480", "v6 det Conv.3 (direct, stride 2)"))
+    rows.append((conv(out_dir, "conv3x3s2_96to48", 96, 48, 3, stride=2, act="Relu"),
+                 "1,96,24,160", "v6 rec Conv.3 (the stem's stride-2 conv, small map)"))
     rows.append((conv(out_dir, "conv1x1_16to32", 16, 32, 1),
                  "1,16,480,480", "v4 det p2o.Conv.2 (short k loop)"))
     rows.append((conv(out_dir, "conv1x1_16to32_hswish", 16, 32, 1, act="HardSwish"),

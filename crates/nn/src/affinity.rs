@@ -96,15 +96,21 @@ impl CpuSet {
     }
 
     /// This set less `cpu`.
-    pub(crate) fn without(mut self, cpu: usize) -> CpuSet {
+    pub(crate) fn without(self, cpu: usize) -> CpuSet {
         #[cfg(target_os = "linux")]
-        if cpu < Self::CAPACITY {
-            // SAFETY: `cpu` is below the set's capacity; the macro clears a bit inside it.
-            unsafe { libc::CPU_CLR(cpu, &mut self.set) };
+        {
+            let mut set = self.set;
+            if cpu < Self::CAPACITY {
+                // SAFETY: `cpu` is below the set's capacity; the macro clears a bit in it.
+                unsafe { libc::CPU_CLR(cpu, &mut set) };
+            }
+            CpuSet { set }
         }
         #[cfg(not(target_os = "linux"))]
-        let _ = cpu;
-        self
+        {
+            let _ = cpu;
+            self
+        }
     }
 
     /// Holds the calling thread to this set until the guard drops. The kernel moves the
