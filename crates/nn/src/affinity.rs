@@ -20,7 +20,11 @@ pub(crate) struct Pinned {
 
 impl Drop for Pinned {
     fn drop(&mut self) {
-        self.previous.apply();
+        // Should the previous set have become unusable meanwhile (CPUs taken away from the
+        // process's cpuset), allow every CPU rather than leave the thread held on one.
+        if !self.previous.apply() {
+            CpuSet::all().apply();
+        }
     }
 }
 
@@ -93,6 +97,22 @@ impl CpuSet {
             let _ = cpu;
             None
         }
+    }
+
+    /// Every CPU a set can name (the kernel keeps to those the process may use).
+    fn all() -> CpuSet {
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: all zeros is the empty cpu_set_t (see `of_this_thread`).
+            let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+            for c in 0..Self::CAPACITY {
+                // SAFETY: `c` is below the set's capacity.
+                unsafe { libc::CPU_SET(c, &mut set) };
+            }
+            CpuSet { set }
+        }
+        #[cfg(not(target_os = "linux"))]
+        CpuSet {}
     }
 
     /// This set less `cpu`.
@@ -181,6 +201,9 @@ mod tests {
                 assert!(set.pin().is_none());
             }
             assert!(CpuSet::only(usize::MAX).is_none());
+            assert_eq!(CpuSet::of_this_thread().unwrap().cpus(), before);
+            // The fallback of a failed restore: every CPU the thread may use.
+            assert!(CpuSet::all().apply());
             assert_eq!(CpuSet::of_this_thread().unwrap().cpus(), before);
         })
         .join()

@@ -285,7 +285,8 @@ struct KBlock<'a> {
     /// Start from the bias (first k block) instead of the values in `C`.
     first: bool,
     /// `tile` runs on past this tile's columns (a B packed at load): prefetch the next
-    /// B pair while multiplying this one.
+    /// B pair while multiplying this one (x86-64 kernels only).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     prefetch: bool,
     /// The elementwise chain to apply before storing (the last k block's), else empty.
     post: &'a [Step],

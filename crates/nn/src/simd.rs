@@ -42,6 +42,7 @@ pub(crate) fn has_avx2_fma() -> bool {
 }
 
 /// True when the kernels may use AVX-512F (which implies [`has_avx2_fma`]).
+#[cfg(target_arch = "x86_64")]
 #[inline]
 pub(crate) fn has_avx512() -> bool {
     isa_level() >= 2

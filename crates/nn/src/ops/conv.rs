@@ -619,6 +619,7 @@ impl Window {
 multiversion! {
     /// `dst[j] = src[j·step + off]`, zero where that index falls outside `src` (step 2 as
     /// pair copies, which vectorize).
+    #[cfg(any(target_arch = "x86_64", test))]
     fn fill_phase(dst: &mut [f32], src: &[f32], off: isize, step: usize) {
         let (n, step_i) = (src.len() as isize, step as isize);
         // First and one-past-last j whose source index lies inside `src`.
