@@ -13,9 +13,10 @@
 //! wait if a keeper ever runs nested inside the run's own work), or at once on the
 //! run's own thread. Pending keepers of finished runs end at once too.
 //!
-//! For the length of the run, the run's thread and each keeper are held to CPUs of their
-//! own ([`crate::affinity`]; Linux, pools of two or more threads, two or more allowed CPUs;
-//! `WENZI_NN_SPREAD=0` turns it off). Why: after ~100 ms of idleness, Linux on the
+//! For the length of the run, the run's thread and each keeper are held on CPUs of their
+//! own, none shared with another run's held thread ([`crate::affinity`], [`HELD`]; Linux,
+//! pools of two or more threads, two or more allowed CPUs; `WENZI_NN_SPREAD=0` turns it
+//! off). Why: after ~100 ms of idleness, Linux on the
 //! Firecracker VM we measure on woke a sleeping worker on its waker's CPU although the
 //! other CPU was idle, and left both there; a run's thread waits for stolen halves by
 //! sleeping, so it was soon woken onto its keeper's CPU. Every 2-thread run after a pause
@@ -32,20 +33,32 @@ use crate::affinity::{current_cpu, CpuSet, Pinned};
 /// Longest a keeper polls without finding work before it lets its worker sleep.
 pub(crate) const MAX_IDLE: Duration = Duration::from_millis(2);
 
-/// Keepers for one run; dropping it ends them and unpins the run's thread.
+/// CPUs on which a thread of some run in this process is held, one entry per hold: runs
+/// going on at once (an engine shared by several threads) never hold two threads on one
+/// CPU, where the kernel could not separate them until the runs end.
+static HELD: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+/// Keepers for one run; dropping it ends them and releases the run's thread.
 pub(crate) struct KeepAwake {
-    shared: Option<Arc<Shared>>,
+    done: Option<Arc<AtomicBool>>,
     /// Holds the run's thread on its CPU until the run ends.
-    _pinned: Option<Pinned>,
+    _hold: Option<Hold>,
 }
 
-/// What a run's keepers share.
-struct Shared {
-    done: AtomicBool,
-    /// The CPU the run's thread is held on (keepers keep off it), if it is held.
-    owner_cpu: Option<usize>,
-    /// CPUs keepers of this run are held on.
-    claimed: Mutex<Vec<usize>>,
+/// A thread held on one CPU; dropping it gives the CPU back and restores the thread's
+/// previous CPU set.
+struct Hold {
+    cpu: usize,
+    _pinned: Pinned,
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = held.iter().position(|&c| c == self.cpu) {
+            held.swap_remove(i);
+        }
+    }
 }
 
 impl KeepAwake {
@@ -54,8 +67,8 @@ impl KeepAwake {
         let threads = rayon::current_num_threads();
         if threads < 2 {
             return KeepAwake {
-                shared: None,
-                _pinned: None,
+                done: None,
+                _hold: None,
             };
         }
         let owner = rayon::current_thread_index();
@@ -65,57 +78,44 @@ impl KeepAwake {
             threads
         };
         // Only a pool worker runs the run's work itself; a thread outside the pool waits.
-        let pinned = match owner {
-            Some(_) if spreading_wanted() => pin_owner(),
+        // Keepers are held only when the run's thread is.
+        let hold = match owner {
+            Some(_) if spreading_wanted() => hold_free_cpu(),
             _ => None,
         };
-        let shared = Arc::new(Shared {
-            done: AtomicBool::new(false),
-            owner_cpu: pinned.as_ref().map(|&(cpu, _)| cpu),
-            claimed: Mutex::new(Vec::new()),
-        });
+        let spread = hold.is_some();
+        let done = Arc::new(AtomicBool::new(false));
         for _ in 0..keepers {
-            let shared = Arc::clone(&shared);
-            rayon::spawn(move || keep(&shared, owner));
+            let done = Arc::clone(&done);
+            rayon::spawn(move || keep(&done, owner, spread));
         }
         KeepAwake {
-            shared: Some(shared),
-            _pinned: pinned.map(|(_, guard)| guard),
+            done: Some(done),
+            _hold: hold,
         }
     }
 }
 
 impl Drop for KeepAwake {
     fn drop(&mut self) {
-        if let Some(shared) = &self.shared {
-            shared.done.store(true, Ordering::Release);
+        if let Some(done) = &self.done {
+            done.store(true, Ordering::Release);
         }
     }
 }
 
-/// Holds the calling thread on the CPU it runs on, if it may use others too.
-fn pin_owner() -> Option<(usize, Pinned)> {
-    let allowed = CpuSet::of_this_thread()?.cpus();
-    let cpu = current_cpu()?;
-    if allowed.len() < 2 || !allowed.contains(&cpu) {
-        return None;
-    }
-    Some((cpu, CpuSet::only(cpu)?.pin()?))
-}
-
 /// The keeper loop: runs pending pool work until `done`, or until idle for [`MAX_IDLE`].
-fn keep(shared: &Shared, owner: Option<usize>) {
+/// Held on a free CPU first when `spread`.
+fn keep(done: &AtomicBool, owner: Option<usize>, spread: bool) {
     if owner.is_some() && rayon::current_thread_index() == owner {
         return;
     }
-    if shared.done.load(Ordering::Acquire) {
+    if done.load(Ordering::Acquire) {
         return;
     }
-    let _pinned = shared
-        .owner_cpu
-        .and_then(|cpu| pin_keeper(cpu, &shared.claimed));
+    let _hold = if spread { hold_free_cpu() } else { None };
     let mut idle_since = Instant::now();
-    while !shared.done.load(Ordering::Acquire) {
+    while !done.load(Ordering::Acquire) {
         match rayon::yield_now() {
             Some(rayon::Yield::Executed) => idle_since = Instant::now(),
             _ => {
@@ -128,35 +128,28 @@ fn keep(shared: &Shared, owner: Option<usize>) {
     }
 }
 
-/// Holds a keeper off the run's CPU: on a CPU of its own when one is free, else on any
-/// allowed CPU but the run's.
-fn pin_keeper(owner_cpu: usize, claimed: &Mutex<Vec<usize>>) -> Option<Pinned> {
-    let allowed_set = CpuSet::of_this_thread()?;
-    let allowed = allowed_set.cpus();
-    if !allowed.contains(&owner_cpu) || allowed.len() < 2 {
+/// Holds the calling thread on a CPU no other run's thread is held on (see [`free_cpu`]);
+/// `None`, and no change, when it may use only one CPU or none is free.
+fn hold_free_cpu() -> Option<Hold> {
+    let allowed = CpuSet::of_this_thread()?.cpus();
+    if allowed.len() < 2 {
         return None;
     }
-    let mut claimed = claimed.lock().ok()?;
-    match keeper_cpu(&allowed, owner_cpu, current_cpu(), &claimed) {
-        Some(cpu) => {
-            claimed.push(cpu);
-            drop(claimed);
-            CpuSet::only(cpu)?.pin()
-        }
-        None => allowed_set.without(owner_cpu).pin(),
-    }
+    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+    let cpu = free_cpu(&allowed, current_cpu(), &held)?;
+    let pinned = CpuSet::only(cpu)?.pin()?;
+    held.push(cpu);
+    Some(Hold {
+        cpu,
+        _pinned: pinned,
+    })
 }
 
-/// The CPU a keeper should hold to: where it runs if that is neither the run's CPU nor
-/// taken by another keeper (no move at all), else the first allowed CPU that is neither;
-/// `None` when every allowed CPU is taken (more threads than CPUs).
-fn keeper_cpu(
-    allowed: &[usize],
-    owner_cpu: usize,
-    here: Option<usize>,
-    claimed: &[usize],
-) -> Option<usize> {
-    let free = |c: &usize| *c != owner_cpu && !claimed.contains(c) && allowed.contains(c);
+/// The CPU a thread should be held on: where it runs if no other thread is held there (no
+/// move at all), else the first allowed CPU that is free; `None` when every allowed CPU is
+/// taken (more threads than CPUs).
+fn free_cpu(allowed: &[usize], here: Option<usize>, held: &[usize]) -> Option<usize> {
+    let free = |c: &usize| !held.contains(c) && allowed.contains(c);
     here.filter(free)
         .or_else(|| allowed.iter().copied().find(|c| free(c)))
 }
@@ -197,19 +190,56 @@ mod tests {
     }
 
     #[test]
-    fn a_keeper_stays_put_when_it_can_and_never_takes_a_taken_cpu() {
+    fn a_thread_stays_put_when_it_can_and_never_takes_a_held_cpu() {
         let all = [0, 1, 2, 3];
         // Already on a free CPU: stays.
-        assert_eq!(keeper_cpu(&all, 0, Some(2), &[]), Some(2));
-        // On the run's CPU, or on one another keeper holds: the first free one.
-        assert_eq!(keeper_cpu(&all, 0, Some(0), &[]), Some(1));
-        assert_eq!(keeper_cpu(&all, 0, Some(1), &[1]), Some(2));
-        assert_eq!(keeper_cpu(&all, 1, None, &[0]), Some(2));
+        assert_eq!(free_cpu(&all, Some(2), &[]), Some(2));
+        assert_eq!(free_cpu(&all, Some(2), &[0]), Some(2));
+        // On a held CPU, or nowhere known: the first free one.
+        assert_eq!(free_cpu(&all, Some(0), &[0]), Some(1));
+        assert_eq!(free_cpu(&all, Some(1), &[0, 1]), Some(2));
+        assert_eq!(free_cpu(&all, None, &[0]), Some(1));
         // Not allowed where it runs (a stale answer): an allowed one.
-        assert_eq!(keeper_cpu(&[4, 6], 4, Some(5), &[]), Some(6));
-        // Every other CPU taken: none.
-        assert_eq!(keeper_cpu(&[0, 1], 0, Some(1), &[1]), None);
-        assert_eq!(keeper_cpu(&[3], 3, Some(3), &[]), None);
+        assert_eq!(free_cpu(&[4, 6], Some(5), &[4]), Some(6));
+        // Every allowed CPU held: none.
+        assert_eq!(free_cpu(&[0, 1], Some(1), &[1, 0]), None);
+        assert_eq!(free_cpu(&[3], Some(3), &[3]), None);
+    }
+
+    /// Two runs at once on one pool (an engine shared by two threads): their threads are
+    /// never held on the same CPU, and each held thread's only CPU is its registered one.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn runs_at_once_never_hold_two_threads_on_one_cpu() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
+        let barrier = std::sync::Barrier::new(2);
+        for _ in 0..20 {
+            pool.scope(|s| {
+                for _ in 0..2 {
+                    s.spawn(|_| {
+                        let guard = KeepAwake::start();
+                        barrier.wait();
+                        let mine = CpuSet::of_this_thread().unwrap().cpus();
+                        {
+                            let held = HELD.lock().unwrap();
+                            let mut sorted = held.clone();
+                            sorted.sort_unstable();
+                            sorted.dedup();
+                            assert_eq!(sorted.len(), held.len(), "a CPU held twice: {held:?}");
+                            if let Some(h) = &guard._hold {
+                                assert_eq!(mine, vec![h.cpu]);
+                                assert!(held.contains(&h.cpu));
+                            }
+                        }
+                        barrier.wait();
+                        drop(guard);
+                    });
+                }
+            });
+        }
     }
 
     /// During a run its thread is held on one CPU (where two or more are allowed); after
@@ -259,14 +289,10 @@ mod tests {
             .num_threads(2)
             .build()
             .unwrap();
-        let shared = Shared {
-            done: AtomicBool::new(false),
-            owner_cpu: None,
-            claimed: Mutex::new(Vec::new()),
-        };
+        let done = AtomicBool::new(false);
         let t = Instant::now();
         // Run a keeper directly on a worker, with nothing to do and `done` never set.
-        pool.install(|| keep(&shared, None));
+        pool.install(|| keep(&done, None, false));
         let took = t.elapsed();
         assert!(took >= MAX_IDLE, "returned after {took:?}");
         assert!(took < Duration::from_secs(5), "took {took:?}");
