@@ -232,7 +232,7 @@ fn chain_label(c: &[Step]) -> String {
 // Graph helpers
 
 struct Uses {
-    /// consumers[v] = list of (node index, input slot)
+    /// `consumers[v]` = list of (node index, input slot)
     consumers: Vec<Vec<(usize, usize)>>,
     producer: Vec<Option<usize>>,
     is_output: Vec<bool>,
