@@ -652,8 +652,9 @@ pub(crate) fn direct_block() -> Option<usize> {
 /// `C = post(A·B + bias)` where row `k` of `B` at column `j` is `src[koff[k] + j]`: the im2col
 /// matrix of a convolution read straight from zero-padded input rows laid out so that each
 /// tap's pixels are contiguous, for the output pixels of one row (`koff[k]` is tap `k`'s
-/// offset into `src`, relative to that output row's first pixel). Computes all rows of `A` and columns `0..nc` into `c` (row stride
-/// `ldc`). Runs the AVX-512 kernel (12 × 32 tiles) or the AVX2 one (6 × 16 tiles), per
+/// offset into `src`, relative to that output row's first pixel). Computes rows `m_rows` of `A`
+/// (starting on a multiple of `2 · MR`) and columns `0..nc` into `c` (row stride `ldc`; `c`
+/// points at row 0). Runs the AVX-512 kernel (12 × 32 tiles) or the AVX2 one (6 × 16 tiles), per
 /// [`direct_block`]; callers fall back to im2col + GEMM where there is neither.
 ///
 /// Why: a conv with few output channels uses each im2col value for only that many FMAs,
@@ -662,16 +663,18 @@ pub(crate) fn direct_block() -> Option<usize> {
 /// multiply-adds in the same k order as [`gemm_tile`] (which only stores and reloads the
 /// accumulators between k blocks), so the results are bit for bit those of the GEMM path.
 ///
-/// Panics without a direct kernel, or unless `koff.len() == a.k`, `bias.len() >= a.m`, and
-/// every load (`koff[k] + j` for `j` up to `nc` rounded up to the block) lies inside `src`.
+/// Panics without a direct kernel, or unless `koff.len() == a.k`, `bias.len() >= a.m`,
+/// `m_rows` lies in `0..a.m` and starts on a multiple of `2 · MR`, and every load (`koff[k] + j`
+/// for `j` up to `nc` rounded up to the block) lies inside `src`.
 ///
 /// # Safety
-/// `c` must be valid for writes of rows `0..a.m` (row stride `ldc`), columns `0..nc`, and
-/// no other thread may access those elements during the call.
+/// `c` must be valid for writes of rows `m_rows` (row stride `ldc`), columns `0..nc`, and no
+/// other thread may access those elements during the call.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn direct_rows(
     a: &PackedA,
+    m_rows: std::ops::Range<usize>,
     koff: &[usize],
     src: &[f32],
     bias: &[f32],
@@ -680,16 +683,20 @@ pub(crate) unsafe fn direct_rows(
     ldc: usize,
     post: &[Step],
 ) {
-    if a.m == 0 || nc == 0 {
+    if m_rows.is_empty() || nc == 0 {
         return;
     }
     let block = direct_block().expect("direct conv needs AVX2+FMA or AVX-512F");
     let wide = block == 2 * NR;
     assert!(koff.len() == a.k && bias.len() >= a.m);
+    assert!(
+        m_rows.end <= a.m && m_rows.start.is_multiple_of(2 * MR),
+        "direct conv: bad rows"
+    );
     let reach = nc.div_ceil(block) * block;
     let last = koff.iter().max().copied().unwrap_or(0);
     assert!(last + reach <= src.len(), "direct conv: B out of bounds");
-    let panels = a.m.div_ceil(MR);
+    let (p_first, panels) = (m_rows.start / MR, m_rows.end.div_ceil(MR));
     let (in_kernel, after) = split_post(post);
     // k blocks outermost: one block's A panels (12 KiB per pair) and the input rows its
     // taps reach stay in L1 across the row's column blocks; the accumulators go through C
@@ -701,7 +708,7 @@ pub(crate) unsafe fn direct_rows(
         let mut q = 0;
         while q < nc {
             let cols = (nc - q).min(block);
-            let mut p = 0;
+            let mut p = p_first;
             while p < panels {
                 let two = wide && p + 1 < panels;
                 let rows = (a.m - p * MR).min(if two { 2 * MR } else { MR });
@@ -766,7 +773,7 @@ pub(crate) unsafe fn direct_rows(
         k0 += kc;
     }
     if !after.is_empty() {
-        for r in 0..a.m {
+        for r in m_rows {
             // SAFETY: row r, columns 0..nc: the caller's region, written above.
             apply_chain(after, unsafe {
                 std::slice::from_raw_parts_mut(c.add(r * ldc), nc)

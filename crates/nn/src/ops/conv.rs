@@ -485,62 +485,81 @@ unsafe fn direct_conv(
     let block = crate::packed::direct_block().expect("a direct kernel on this CPU");
     let win = Window::new(c, geo, ow.div_ceil(block) * block);
     let threads = super::threads();
-    // Up to four bands per thread for balance, but none under 8 output rows: each band
-    // copies the rows above its first output row again, and v6 rec's stride-2 stem conv
-    // (12 output rows) ran 1.3× as long at 2 threads in 2-row bands as in 6-row ones.
-    let bands = if threads > 1 {
-        (threads * (oh / (8 * threads)).clamp(1, 4)).min(oh)
+    // Up to four bands per thread for balance (counting a batch's images), but none under
+    // 8 output rows: each band copies the rows above its first output row again, and v6
+    // rec's stride-2 stem conv (12 output rows) ran 1.3× as long at 2 threads in 2-row bands
+    // as in 6-row ones.
+    let per_image = if threads > 1 {
+        (threads.div_ceil(n.max(1)) * (oh / (8 * threads)).clamp(1, 4)).min(oh)
     } else {
         1
     };
-    let band_rows = oh.div_ceil(bands.max(1));
-    for b in 0..n {
+    let band_rows = oh.div_ceil(per_image.max(1));
+    let bands = n * per_image;
+    // Fewer bands than threads (a map a few rows high, such as v4 rec's 1-row convs): the
+    // output channels are split too, in runs of 12 (two 6-row panels, which the AVX-512
+    // kernel takes together); each part fills its own copy of the ring.
+    let pairs = cout.div_ceil(2 * crate::packed::MR);
+    let parts = if bands < threads {
+        threads.div_ceil(bands.max(1)).min(pairs).max(1)
+    } else {
+        1
+    };
+    let part_rows = pairs.div_ceil(parts) * 2 * crate::packed::MR;
+    let out_ptr = out.ptr;
+    // Task t: image t / (per_image · parts), band (t / parts) mod per_image, part t mod parts.
+    let task = |t: usize| {
+        let (b, bi, part) = (t / (per_image * parts), (t / parts) % per_image, t % parts);
+        let rows = (part * part_rows).min(cout)..((part + 1) * part_rows).min(cout);
+        if rows.is_empty() {
+            return;
+        }
         let xb = &x[b * c * h * w..(b + 1) * c * h * w];
         // SAFETY: image b's planes, by the contract.
-        let out_ptr = SyncPtr(unsafe { out.ptr.get().add(b * cout * out.stride) });
-        let band = |bi: usize| {
-            with_scratch(|s| {
-                let buf = &mut s.0;
-                if buf.len() != win.len {
-                    buf.clear();
-                    buf.resize(win.len, 0.0);
-                }
-                // The input row each ring slot holds.
-                let mut held = vec![None; win.span];
-                for oy in bi * band_rows..((bi + 1) * band_rows).min(oh) {
-                    let iy0 = (oy * sh) as isize - r.pt as isize;
-                    for ky in 0..kh {
-                        let iy = iy0 + (ky * dh) as isize;
-                        let slot = iy.rem_euclid(win.span as isize) as usize;
-                        if held[slot] != Some(iy) {
-                            win.fill(buf, slot, xb, [h, w], iy, r.pl);
-                            held[slot] = Some(iy);
-                        }
+        let img_out = unsafe { out_ptr.get().add(b * cout * out.stride) };
+        with_scratch(|s| {
+            let buf = &mut s.0;
+            if buf.len() != win.len {
+                buf.clear();
+                buf.resize(win.len, 0.0);
+            }
+            // The input row each ring slot holds.
+            let mut held = vec![None; win.span];
+            for oy in bi * band_rows..((bi + 1) * band_rows).min(oh) {
+                let iy0 = (oy * sh) as isize - r.pt as isize;
+                for ky in 0..kh {
+                    let iy = iy0 + (ky * dh) as isize;
+                    let slot = iy.rem_euclid(win.span as isize) as usize;
+                    if held[slot] != Some(iy) {
+                        win.fill(buf, slot, xb, [h, w], iy, r.pl);
+                        held[slot] = Some(iy);
                     }
-                    let taps = &win.taps[iy0.rem_euclid(win.span as isize) as usize];
-                    // SAFETY: this call owns output row oy of every channel (bands are
-                    // disjoint), inside this image's part of `out`; the ring holds every
-                    // tap's `ow` (rounded up to the block) pixels.
-                    unsafe {
-                        crate::packed::direct_rows(
-                            &wts.packed[0],
-                            taps,
-                            buf,
-                            &wts.bias,
-                            ow,
-                            out_ptr.get().add(oy * ow),
-                            out.stride,
-                            post,
-                        )
-                    };
                 }
-            })
-        };
-        if bands > 1 {
-            (0..bands).into_par_iter().for_each(band);
-        } else {
-            band(0);
-        }
+                let taps = &win.taps[iy0.rem_euclid(win.span as isize) as usize];
+                // SAFETY: this call owns output row oy of channels `rows` of image b (tasks
+                // are disjoint), inside `out`; the ring holds every tap's `ow` (rounded up to
+                // the block) pixels.
+                unsafe {
+                    crate::packed::direct_rows(
+                        &wts.packed[0],
+                        rows.clone(),
+                        taps,
+                        buf,
+                        &wts.bias,
+                        ow,
+                        img_out.add(oy * ow),
+                        out.stride,
+                        post,
+                    )
+                };
+            }
+        })
+    };
+    let tasks = bands * parts;
+    if tasks > 1 && threads > 1 {
+        (0..tasks).into_par_iter().for_each(task);
+    } else {
+        (0..tasks).for_each(task);
     }
 }
 
@@ -1779,15 +1798,59 @@ mod tests {
             (4, 6, 11, 50, [5, 5], [2, 2, 2, 2], [1, 1], [3, 3]),
             (7, 9, 8, 35, [3, 3], [1, 0, 1, 2], [1, 1], [1, 2]),
             (6, 5, 12, 33, [3, 3], [2, 2, 2, 2], [2, 2], [2, 2]),
+            // Fewer output rows than threads: the output channels split into parts of 12
+            // (a 1-row map with 30 and 37 channels, a 3-row one with 25, one with 12).
+            (20, 30, 3, 40, [3, 3], [1, 1, 1, 1], [1, 1], [1, 1]),
+            (9, 37, 1, 21, [1, 3], [0, 1, 0, 1], [1, 1], [1, 1]),
+            (7, 25, 6, 18, [3, 3], [1, 1, 1, 1], [1, 1], [2, 2]),
+            (5, 12, 2, 30, [3, 3], [1, 1, 1, 1], [1, 1], [1, 1]),
         ];
-        for case in cases {
-            let (wts, geo, r, x, want) = case_data(case);
-            let &(c, cout, h, w, ..) = case;
-            let mut got = vec![f32::NAN; cout * r.oh * r.ow];
-            let planes = Planes::of(&mut got, r.oh * r.ow);
-            // SAFETY: the planes cover `got`.
-            unsafe { direct_conv(&x, planes, &wts, &geo, r, [1, c, h, w], &Vec::new()) };
-            assert_same_bits(case, &got, &want);
+        // Every split of rows and channels the pool sizes give: results must not change.
+        for threads in [1, 2, 3, 5] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            for case in cases {
+                let (wts, geo, r, x, want) = case_data(case);
+                let &(c, cout, h, w, ..) = case;
+                let mut got = vec![f32::NAN; cout * r.oh * r.ow];
+                let planes = Planes::of(&mut got, r.oh * r.ow);
+                // SAFETY: the planes cover `got`.
+                pool.install(|| unsafe {
+                    direct_conv(&x, planes, &wts, &geo, r, [1, c, h, w], &Vec::new())
+                });
+                assert_same_bits(case, &got, &want);
+                // A batch of three (the case's image, then it negated, then doubled): each
+                // image as it is alone, whatever the split of images, bands and channels.
+                let xs: Vec<f32> = [1.0f32, -1.0, 2.0]
+                    .iter()
+                    .flat_map(|&k| x.iter().map(move |v| v * k))
+                    .collect();
+                let plane = r.oh * r.ow;
+                let mut alone = Vec::new();
+                for img in xs.chunks(x.len()) {
+                    let mut o = vec![f32::NAN; cout * plane];
+                    let planes = Planes::of(&mut o, plane);
+                    // SAFETY: the planes cover `o`.
+                    pool.install(|| unsafe {
+                        direct_conv(img, planes, &wts, &geo, r, [1, c, h, w], &Vec::new())
+                    });
+                    alone.extend(o);
+                }
+                let mut batch = vec![f32::NAN; 3 * cout * plane];
+                let planes = Planes::of(&mut batch, plane);
+                // SAFETY: the planes cover `batch`.
+                pool.install(|| unsafe {
+                    direct_conv(&xs, planes, &wts, &geo, r, [3, c, h, w], &Vec::new())
+                });
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&batch),
+                    bits(&alone),
+                    "batch of 3, case {case:?}, {threads} threads"
+                );
+            }
         }
     }
 }
