@@ -834,18 +834,39 @@ pub(crate) fn matmul(
         None => BSrc::Pack(&mat),
     };
     let ntiles = n.div_ceil(MATMUL_TILE);
+    let threads = if parallel {
+        rayon::current_num_threads()
+    } else {
+        1
+    };
+    // Too few column tiles for the threads (the recognizers' 40 × 120 → 240 layers have
+    // one): the rows are split too, in whole A panels. Each part of a column tile packs that
+    // tile's B again unless B was packed at load.
+    let panels = m.div_ceil(MR);
+    let mut parts = 1;
+    while ntiles * parts < 2 * threads && panels >= 2 * parts {
+        parts *= 2;
+    }
+    let part_rows = panels.div_ceil(parts) * MR;
     let cptr = SyncPtr(c.as_mut_ptr());
     let tile = |t: usize, scratch: &mut Vec<f32>| {
-        let j0 = t * MATMUL_TILE;
+        let (ti, part) = (t / parts, t % parts);
+        let j0 = ti * MATMUL_TILE;
         let nc = MATMUL_TILE.min(n - j0);
-        // SAFETY: each tile owns columns j0..j0+nc of all m rows; in bounds by the asserts.
+        let m0 = part * part_rows;
+        if m0 >= m {
+            return;
+        }
+        let mn = part_rows.min(m - m0);
+        // SAFETY: each task owns columns j0..j0+nc of rows m0..m0+mn; in bounds by the
+        // asserts.
         unsafe {
             gemm_tile(
                 &pa,
                 src,
                 None,
-                0,
-                m,
+                m0,
+                mn,
                 j0,
                 nc,
                 cptr.get().add(j0),
@@ -855,22 +876,23 @@ pub(crate) fn matmul(
             )
         };
         if let Some(f) = epilogue {
-            for r in 0..m {
-                // SAFETY: row r, columns j0..j0+nc: this tile's own region, written above.
+            for r in m0..m0 + mn {
+                // SAFETY: row r, columns j0..j0+nc: this task's own region, written above.
                 let seg =
                     unsafe { std::slice::from_raw_parts_mut(cptr.get().add(r * ldc + j0), nc) };
                 f(j0, seg);
             }
         }
     };
-    if parallel && ntiles > 1 && rayon::current_num_threads() > 1 {
+    let tasks = ntiles * parts;
+    if tasks > 1 && threads > 1 {
         use rayon::prelude::*;
-        (0..ntiles)
+        (0..tasks)
             .into_par_iter()
             .for_each_init(Vec::new, |s, t| tile(t, s));
     } else {
         let mut s = Vec::new();
-        (0..ntiles).for_each(|t| tile(t, &mut s));
+        (0..tasks).for_each(|t| tile(t, &mut s));
     }
 }
 
@@ -1421,6 +1443,79 @@ mod tests {
                 apply_chain(chain, &mut want);
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&got), bits(&want), "{m}×{n}×{k} {chain:?}");
+            }
+        }
+    }
+
+    /// `matmul` splits rows as well as column tiles when the tiles alone cannot feed the
+    /// threads (a 40 × 240 output has one tile): every pool size gives the same bits, with B
+    /// packed per tile or at load, and the column epilogue sees every row once.
+    #[test]
+    fn matmul_is_the_same_for_any_split() {
+        for &(m, n, k) in &[
+            (40, 240, 120),
+            (320, 120, 240),
+            (7, 600, 33),
+            (1, 17, 5),
+            (61, 300, 9),
+        ] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 37) % 17) as f32 / 17.0 - 0.5)
+                .collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 11) % 23) as f32 / 23.0 - 0.5)
+                .collect();
+            let col_bias: Vec<f32> = (0..n).map(|j| j as f32 * 0.01).collect();
+            let want: Vec<f32> = reference(&a, &b, &vec![0.0; m], m, n, k)
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v + col_bias[i % n])
+                .collect();
+            let epilogue = |j0: usize, seg: &mut [f32]| {
+                seg.iter_mut()
+                    .zip(&col_bias[j0..])
+                    .for_each(|(v, b)| *v += b);
+            };
+            let pre = PackedB::new(&b, k, n);
+            let mut first: Option<Vec<u32>> = None;
+            for threads in [1, 2, 3, 4] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                for packed in [false, true] {
+                    let mut c = vec![f32::NAN; m * n];
+                    pool.install(|| {
+                        matmul(
+                            m,
+                            n,
+                            k,
+                            &a,
+                            k,
+                            &b,
+                            n,
+                            packed.then_some(&pre),
+                            &mut c,
+                            n,
+                            true,
+                            Some(&epilogue),
+                        )
+                    });
+                    for (x, y) in c.iter().zip(&want) {
+                        assert!(
+                            (x - y).abs() <= 1e-5 * (1.0 + y.abs()) * (k as f32).sqrt(),
+                            "{m}x{n}x{k}, {threads} threads: {x} vs {y}"
+                        );
+                    }
+                    let bits: Vec<u32> = c.iter().map(|v| v.to_bits()).collect();
+                    match &first {
+                        Some(f) => assert!(
+                            f == &bits,
+                            "{m}x{n}x{k}, {threads} threads, packed {packed}"
+                        ),
+                        None => first = Some(bits),
+                    }
+                }
             }
         }
     }
