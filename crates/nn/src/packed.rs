@@ -732,7 +732,8 @@ pub(crate) unsafe fn direct_rows(
                 };
                 // SAFETY: the ISA checked by `direct_block`; B loads bounded by the `reach`
                 // assert; the tile's rows × cols lie inside the caller's region (rows
-                // 0..m, columns 0..nc).
+                // `m_rows`: its panels start on an even panel and end at its end or at `m`;
+                // columns 0..nc).
                 unsafe {
                     if !wide {
                         let ap = a.panel(k0, kc, p).as_ptr();
