@@ -1391,12 +1391,7 @@ mod tests {
             vec![Step::MulC(0.5), Step::Sigmoid, Step::Relu],
         ];
         for &(m, n, k) in &[(6, 16, 8), (13, 40, 600), (5, 7, 3)] {
-            let a: Vec<f32> = (0..m * k)
-                .map(|i| ((i * 37) % 17) as f32 / 17.0 - 0.5)
-                .collect();
-            let b: Vec<f32> = (0..k * n)
-                .map(|i| ((i * 11) % 23) as f32 / 23.0 - 0.5)
-                .collect();
+            let (a, b) = operands(m, n, k);
             // Row 1's bias is NaN; row 2's is -0 (its dot products are not all zero, but
             // with k = 3 some are).
             let bias: Vec<f32> = (0..m)
@@ -1448,6 +1443,27 @@ mod tests {
         }
     }
 
+    /// Deterministic `A` (m × k) and `B` (k × n) operands with values in [-0.5, 0.5).
+    fn operands(m: usize, n: usize, k: usize) -> (Vec<f32>, Vec<f32>) {
+        let a = (0..m * k)
+            .map(|i| ((i * 37) % 17) as f32 / 17.0 - 0.5)
+            .collect();
+        let b = (0..k * n)
+            .map(|i| ((i * 11) % 23) as f32 / 23.0 - 0.5)
+            .collect();
+        (a, b)
+    }
+
+    /// `got` within f32 rounding of sums of `k` products of `want`.
+    fn assert_near(got: &[f32], want: &[f32], k: usize, what: &str) {
+        for (x, y) in got.iter().zip(want) {
+            assert!(
+                (x - y).abs() <= 1e-5 * (1.0 + y.abs()) * (k as f32).sqrt(),
+                "{what}: {x} vs {y}"
+            );
+        }
+    }
+
     /// `matmul` splits rows as well as column tiles when the tiles alone cannot feed the
     /// threads (a 40 × 240 output has one tile): every pool size gives the same bits, with B
     /// packed per tile or at load, and the column epilogue sees every row once.
@@ -1460,12 +1476,7 @@ mod tests {
             (1, 17, 5),
             (61, 300, 9),
         ] {
-            let a: Vec<f32> = (0..m * k)
-                .map(|i| ((i * 37) % 17) as f32 / 17.0 - 0.5)
-                .collect();
-            let b: Vec<f32> = (0..k * n)
-                .map(|i| ((i * 11) % 23) as f32 / 23.0 - 0.5)
-                .collect();
+            let (a, b) = operands(m, n, k);
             let col_bias: Vec<f32> = (0..n).map(|j| j as f32 * 0.01).collect();
             let want: Vec<f32> = reference(&a, &b, &vec![0.0; m], m, n, k)
                 .iter()
@@ -1502,12 +1513,7 @@ mod tests {
                             Some(&epilogue),
                         )
                     });
-                    for (x, y) in c.iter().zip(&want) {
-                        assert!(
-                            (x - y).abs() <= 1e-5 * (1.0 + y.abs()) * (k as f32).sqrt(),
-                            "{m}x{n}x{k}, {threads} threads: {x} vs {y}"
-                        );
-                    }
+                    assert_near(&c, &want, k, &format!("{m}x{n}x{k}, {threads} threads"));
                     let bits: Vec<u32> = c.iter().map(|v| v.to_bits()).collect();
                     match &first {
                         Some(f) => assert!(
@@ -1530,12 +1536,7 @@ mod tests {
             (13, 40, 513),
             (24, 100, 27),
         ] {
-            let a: Vec<f32> = (0..m * k)
-                .map(|i| ((i * 37) % 17) as f32 / 17.0 - 0.5)
-                .collect();
-            let b: Vec<f32> = (0..k * n)
-                .map(|i| ((i * 11) % 23) as f32 / 23.0 - 0.5)
-                .collect();
+            let (a, b) = operands(m, n, k);
             let bias: Vec<f32> = (0..m).map(|i| i as f32 * 0.1).collect();
             let pa = PackedA::new(&a, m, k, k);
             let want = reference(&a, &b, &bias, m, n, k);
@@ -1564,12 +1565,7 @@ mod tests {
                     )
                 };
             }
-            for (x, y) in c.iter().zip(&want) {
-                assert!(
-                    (x - y).abs() <= 1e-5 * (1.0 + y.abs()) * (k as f32).sqrt(),
-                    "{m}x{n}x{k}: {x} vs {y}"
-                );
-            }
+            assert_near(&c, &want, k, &format!("{m}x{n}x{k}"));
             // The portable kernel computes the same fused multiply-adds in the same
             // order as the AVX2 one, so both agree bit for bit.
             let ap = pa.panel(0, KC.min(k), 0);

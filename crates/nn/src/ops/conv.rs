@@ -1844,12 +1844,7 @@ mod tests {
                 pool.install(|| unsafe {
                     direct_conv(&xs, planes, &wts, &geo, r, [3, c, h, w], &Vec::new())
                 });
-                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-                assert_eq!(
-                    bits(&batch),
-                    bits(&alone),
-                    "batch of 3, case {case:?}, {threads} threads"
-                );
+                assert_same_bits(case, &batch, &alone);
             }
         }
     }
