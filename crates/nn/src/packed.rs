@@ -783,6 +783,18 @@ pub(crate) unsafe fn direct_rows(
     }
 }
 
+/// Rows per block when the `m` rows of a GEMM output are cut into blocks on top of `tasks`
+/// other tasks (column tiles, images): halved, in whole `MR`-row panels, until there are two
+/// tasks per thread or single panels. Row blocks never change an element's arithmetic.
+pub(crate) fn row_block(m: usize, tasks: usize, threads: usize) -> usize {
+    let panels = m.div_ceil(MR);
+    let mut blocks = 1;
+    while tasks * blocks < 2 * threads && panels >= 2 * blocks {
+        blocks *= 2;
+    }
+    (panels.div_ceil(blocks) * MR).max(MR)
+}
+
 /// Column tile width for [`matmul`].
 const MATMUL_TILE: usize = 256;
 
@@ -841,23 +853,16 @@ pub(crate) fn matmul(
         1
     };
     // Too few column tiles for the threads (the recognizers' 40 × 120 → 240 layers have
-    // one): the rows are split too, in whole A panels. Each part of a column tile packs that
-    // tile's B again unless B was packed at load.
-    let panels = m.div_ceil(MR);
-    let mut parts = 1;
-    while ntiles * parts < 2 * threads && panels >= 2 * parts {
-        parts *= 2;
-    }
-    let part_rows = panels.div_ceil(parts) * MR;
+    // one): the rows are split too. Each part of a column tile packs that tile's B again
+    // unless B was packed at load.
+    let part_rows = row_block(m, ntiles, threads);
+    let parts = m.div_ceil(part_rows);
     let cptr = SyncPtr(c.as_mut_ptr());
     let tile = |t: usize, scratch: &mut Vec<f32>| {
         let (ti, part) = (t / parts, t % parts);
         let j0 = ti * MATMUL_TILE;
         let nc = MATMUL_TILE.min(n - j0);
         let m0 = part * part_rows;
-        if m0 >= m {
-            return;
-        }
         let mn = part_rows.min(m - m0);
         // SAFETY: each task owns columns j0..j0+nc of rows m0..m0+mn; in bounds by the
         // asserts.

@@ -19,7 +19,7 @@
 use super::elementwise::{apply_chain, Chain};
 use super::Input;
 use crate::exec::BufPool;
-use crate::packed::{gemm_tile, BSrc, MatB, PackB, PackedA, SyncPtr, MR, NR};
+use crate::packed::{gemm_tile, row_block, BSrc, MatB, PackB, PackedA, SyncPtr, NR};
 use crate::simd::multiversion;
 use crate::tensor::{checked_numel, data, f32_array, Tensor};
 use rayon::prelude::*;
@@ -359,12 +359,7 @@ impl Conv {
             let tile = TILE_N.min(npix.div_ceil(NR) * NR).max(NR);
             let ntiles = npix.div_ceil(tile);
             // Split output channels too when pixel tiles alone cannot feed the threads.
-            // (Splits never change per-element arithmetic, so results stay identical.)
-            let mut mblocks = 1;
-            while per_image * ntiles * mblocks < 2 * threads && cout_g.div_ceil(MR) >= 2 * mblocks {
-                mblocks *= 2;
-            }
-            let mb = cout_g.div_ceil(mblocks).div_ceil(MR) * MR;
+            let mb = row_block(cout_g, per_image * ntiles, threads);
             let mblocks = cout_g.div_ceil(mb);
             let out_ptr = out.ptr;
             let ps = out.stride;
