@@ -115,11 +115,12 @@ impl CpuSet {
         CpuSet {}
     }
 
-    /// Holds the calling thread to this set until the guard drops. The kernel moves the
-    /// thread at once if it runs elsewhere. `None` (and no change) if the kernel refuses,
-    /// e.g. for a set outside the thread's cgroup.
-    pub(crate) fn pin(self) -> Option<Pinned> {
-        let previous = CpuSet::of_this_thread()?;
+    /// Holds the calling thread to this set until the guard drops, which restores
+    /// `previous`: the thread's set as the caller has just read it
+    /// ([`CpuSet::of_this_thread`]), so that it is read once. The kernel moves the thread at
+    /// once if it runs elsewhere. `None` (and no change) if the kernel refuses, e.g. for a
+    /// set outside the thread's cgroup.
+    pub(crate) fn pin(self, previous: CpuSet) -> Option<Pinned> {
         self.apply().then_some(Pinned { previous })
     }
 
@@ -152,7 +153,7 @@ mod tests {
             for &cpu in &before {
                 let guard = CpuSet::only(cpu)
                     .unwrap()
-                    .pin()
+                    .pin(CpuSet::of_this_thread().unwrap())
                     .expect("pin to an allowed cpu");
                 assert_eq!(current_cpu(), Some(cpu), "runs on its only allowed cpu");
                 assert_eq!(CpuSet::of_this_thread().unwrap().cpus(), vec![cpu]);
@@ -161,8 +162,14 @@ mod tests {
             }
             // Nested guards unwind in order.
             if before.len() >= 2 {
-                let outer = CpuSet::only(before[0]).unwrap().pin().unwrap();
-                let inner = CpuSet::only(before[1]).unwrap().pin().unwrap();
+                let outer = CpuSet::only(before[0])
+                    .unwrap()
+                    .pin(CpuSet::of_this_thread().unwrap())
+                    .unwrap();
+                let inner = CpuSet::only(before[1])
+                    .unwrap()
+                    .pin(CpuSet::of_this_thread().unwrap())
+                    .unwrap();
                 assert_eq!(current_cpu(), Some(before[1]));
                 drop(inner);
                 assert_eq!(CpuSet::of_this_thread().unwrap().cpus(), vec![before[0]]);
@@ -173,7 +180,7 @@ mod tests {
             // A CPU this thread may not use (or that cannot exist) is refused, no change.
             let absent = (0..4096).find(|c| !before.contains(c)).unwrap();
             if let Some(set) = CpuSet::only(absent) {
-                assert!(set.pin().is_none());
+                assert!(set.pin(CpuSet::of_this_thread().unwrap()).is_none());
             }
             assert!(CpuSet::only(usize::MAX).is_none());
             assert_eq!(CpuSet::of_this_thread().unwrap().cpus(), before);

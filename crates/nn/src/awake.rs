@@ -131,13 +131,14 @@ fn keep(done: &AtomicBool, owner: Option<usize>, spread: bool) {
 /// Holds the calling thread on a CPU no other run's thread is held on (see [`free_cpu`]);
 /// `None`, and no change, when it may use only one CPU or none is free.
 fn hold_free_cpu() -> Option<Hold> {
-    let allowed = CpuSet::of_this_thread()?.cpus();
+    let set = CpuSet::of_this_thread()?;
+    let allowed = set.cpus();
     if allowed.len() < 2 {
         return None;
     }
     let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
     let cpu = free_cpu(&allowed, current_cpu(), &held)?;
-    let pinned = CpuSet::only(cpu)?.pin()?;
+    let pinned = CpuSet::only(cpu)?.pin(set)?;
     held.push(cpu);
     Some(Hold {
         cpu,
