@@ -942,7 +942,7 @@ unsafe fn depthwise(
         with_scratch(|s| {
             let fast = geo.dilations == [1, 1]
                 && (geo.strides[1] == 1 || geo.strides[1] == 2)
-                && kh <= MAX_FAST_KH;
+                && (1..=MAX_FAST_KH).contains(&kh);
             // One call site for every specialized kernel width.
             type Fast =
                 fn(&[f32], &mut [f32], &[f32], f32, [usize; 4], &Geometry, Resolved, &mut Vec<f32>);
@@ -982,8 +982,6 @@ unsafe fn depthwise(
 
 /// Tallest kernel the fast depthwise path handles (its row ring is a fixed array).
 const MAX_FAST_KH: usize = 8;
-/// Widest kernel it has a specialization for (`dw_plane_fast::<3 | 5 | 7>`).
-const MAX_FAST_KW: usize = 7;
 
 multiversion! {
     /// Depthwise plane for kernel width `K`, dilation 1, horizontal stride 1 or 2.
@@ -1015,38 +1013,52 @@ multiversion! {
         scratch.resize(kh * row_len, 0.0);
         let rows = &mut scratch[..];
         let mut slot_row = [usize::MAX; MAX_FAST_KH];
+        // (ring slot of `first`, `first`): the first in-bounds input row of the output row.
+        let mut ring = (0usize, 0usize);
         for oy in 0..oh {
-            // Bring this output row's input rows into the ring.
-            for ky in 0..kh {
-                let iy = (oy * sh + ky) as isize - r.pt as isize;
-                if iy < 0 || iy >= h as isize {
-                    continue;
+            // The kernel rows over input rows inside the plane: one run `ky_lo..ky_hi`.
+            // Kernel rows over padding rows are left out: they add only zeros (±0, which
+            // leaves every sum as it is), and on small planes they are most of the work
+            // (cls's 5×5 depthwise on 2-row planes: 3 of 5 rows).
+            let top = (oy * sh) as isize - r.pt as isize;
+            let ky_lo = (-top).clamp(0, kh as isize) as usize;
+            let ky_hi = (h as isize - top).clamp(ky_lo as isize, kh as isize) as usize;
+            let n = ky_hi - ky_lo;
+            let first = (top + ky_lo as isize).max(0) as usize;
+            // Input row `iy` lives in ring slot `iy % kh`, kept up to date by steps as
+            // `first` grows (a division per kernel row, twice, was most of the time outside
+            // the arithmetic on the recognizers' 80-pixel planes).
+            let step = ring.0 + (first - ring.1);
+            ring.0 = if step < 2 * kh {
+                if step >= kh {
+                    step - kh
+                } else {
+                    step
                 }
-                let iy = iy as usize;
-                let slot = iy % kh;
+            } else {
+                step % kh
+            };
+            ring.1 = first;
+            let slot0 = ring.0;
+            let next = |slot: usize| if slot + 1 == kh { 0 } else { slot + 1 };
+            // Bring this output row's input rows into the ring.
+            let mut slot = slot0;
+            for iy in first..first + n {
                 if slot_row[slot] != iy {
                     let buf = &mut rows[slot * row_len..(slot + 1) * row_len];
                     fill_padded(buf, &src[iy * w..(iy + 1) * w], r.pl, sw, half);
                     slot_row[slot] = iy;
                 }
+                slot = next(slot);
             }
-            // Kernel rows over padding rows are left out: they add only zeros (±0, which
-            // leaves every sum as it is), and on small planes they are most of the work
-            // (cls's 5×5 depthwise on 2-row planes: 3 of 5 rows).
             let mut taps: [&[f32]; MAX_FAST_KH] = [&[]; MAX_FAST_KH];
-            let mut kept = [0f32; MAX_FAST_KH * MAX_FAST_KW];
-            let mut n = 0;
-            for ky in 0..kh {
-                let iy = (oy * sh + ky) as isize - r.pt as isize;
-                if iy < 0 || iy >= h as isize {
-                    continue;
-                }
-                let slot = iy as usize % kh;
-                taps[n] = &rows[slot * row_len..(slot + 1) * row_len];
-                kept[n * K..(n + 1) * K].copy_from_slice(&kern[ky * K..(ky + 1) * K]);
-                n += 1;
+            let mut slot = slot0;
+            for tap in &mut taps[..n] {
+                *tap = &rows[slot * row_len..(slot + 1) * row_len];
+                slot = next(slot);
             }
-            let kern_rows = if n == kh { &kern[..kh * K] } else { &kept[..n * K] };
+            // Their weights are one slice of the kernel.
+            let kern_rows = &kern[ky_lo * K..ky_hi * K];
             dw_out_row::<K>(
                 &mut dst[oy * ow..(oy + 1) * ow],
                 &taps[..n],
@@ -1767,6 +1779,86 @@ mod tests {
             }
         }
         assert!(ran >= 150, "only {ran} geometries fit their inputs");
+    }
+
+    /// Random depthwise geometries (several channels and images, kernels up to the ring's 8
+    /// rows, strides up to 3, pads past the kernel, 1-row and 1-column planes) against the
+    /// depthwise kernels' own arithmetic: the bias, then `w · x` (a multiply, then an add)
+    /// per tap inside the input, kernel rows then columns in order. Equal values (padding
+    /// taps, which add ±0, may change only a zero's sign).
+    #[test]
+    fn depthwise_sums_every_tap_in_order_in_any_geometry() {
+        let mut rnd = super::super::xorshift(0x9e37_79b9_7f4a_7c15);
+        let val = |i: usize, a: usize, b: usize| ((i * a) % b) as f32 / b as f32 - 0.5;
+        let mut ran = 0;
+        for _ in 0..400 {
+            let kernel = [1 + rnd(8), 1 + rnd(7)];
+            let dilations = [1 + rnd(2) * rnd(2), 1 + rnd(2) * rnd(2)];
+            let pads = [rnd(kernel[0] + 2), rnd(4), rnd(kernel[0] + 2), rnd(4)];
+            let strides = [1 + rnd(3), 1 + rnd(3)];
+            let (n, c, h, w) = (1 + rnd(2), 1 + rnd(5), 1 + rnd(12), 1 + rnd(90));
+            let geo = Geometry {
+                kernel,
+                strides,
+                pads,
+                dilations,
+                auto_pad: AutoPad::NotSet,
+            };
+            let Ok(r) = geo.resolve(h, w, false) else {
+                continue;
+            };
+            ran += 1;
+            let [kh, kw] = kernel;
+            let mut wts = ConvWeights {
+                w: (0..c * kh * kw).map(|i| val(i, 7, 31)).collect(),
+                bias: (0..c).map(|i| val(i, 3, 11)).collect(),
+                cout: c,
+                cin_g: 1,
+                packed: vec![],
+                winograd: vec![],
+                winograd4: vec![],
+            };
+            wts.pack(c).unwrap();
+            let x: Vec<f32> = (0..n * c * h * w).map(|i| val(i, 13, 97)).collect();
+            let conv = Conv {
+                geo: geo.clone(),
+                group: c,
+                weights: Some(wts.clone()),
+                post: Vec::new(),
+            };
+            let xt = Tensor::F32(f32_array(&[n, c, h, w], x.clone()));
+            let got = conv
+                .run(&[Input::Ref(&xt)], &mut BufPool::default())
+                .unwrap()
+                .into_f32()
+                .unwrap();
+            let case = (n, c, h, w, kernel, pads, dilations, strides);
+            assert_eq!(got.shape(), [n, c, r.oh, r.ow], "{case:?}");
+            let got = got.into_raw_vec_and_offset().0;
+            for (plane, out) in got.chunks(r.oh * r.ow).enumerate() {
+                let ch = plane % c;
+                let src = &x[plane * h * w..(plane + 1) * h * w];
+                for (i, &g) in out.iter().enumerate() {
+                    let (oy, ox) = (i / r.ow, i % r.ow);
+                    let mut acc = wts.bias[ch];
+                    for ky in 0..kh {
+                        let iy = (oy * strides[0] + ky * dilations[0]) as isize - r.pt as isize;
+                        if iy < 0 || iy >= h as isize {
+                            continue;
+                        }
+                        for kx in 0..kw {
+                            let ix = (ox * strides[1] + kx * dilations[1]) as isize - r.pl as isize;
+                            if ix >= 0 && ix < w as isize {
+                                let v = src[iy as usize * w + ix as usize];
+                                acc += wts.w[(ch * kh + ky) * kw + kx] * v;
+                            }
+                        }
+                    }
+                    assert!(g == acc, "{case:?} plane {plane} pixel {i}: {g} vs {acc}");
+                }
+            }
+        }
+        assert!(ran >= 200, "only {ran} geometries fit their inputs");
     }
 
     #[cfg(target_arch = "x86_64")]
