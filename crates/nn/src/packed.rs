@@ -332,10 +332,25 @@ impl KBlock<'_> {
 /// `0..blk.nc` (row stride `blk.ldc`), and no other thread touches them during the call.
 unsafe fn tile_portable(avx: bool, blk: &KBlock<'_>) {
     let (kc, ldc, first) = (blk.kc, blk.ldc, blk.first);
+    // A B packed at load comes from DRAM (v6 rec's head: 9 MB, read once per run), and the
+    // hardware prefetcher did not keep up with it: the next panel is fetched in shares, one
+    // before each A panel's call on this one (the head MatMul 0.93–0.94 of before, 1 and
+    // 2 threads; the whole at once, before the first call, was slower).
+    let shares = blk.panels.len().max(1);
+    let lines = (kc * NR * 4).div_ceil(64);
+    let per_call = lines.div_ceil(shares);
     for q in 0..blk.nc.div_ceil(NR) {
         let cols = NR.min(blk.nc - q * NR);
         let bp = blk.b_panel(q);
-        for p in blk.panels.clone() {
+        let next = if blk.prefetch {
+            blk.tile.get((q + 1) * kc * NR..(q + 2) * kc * NR)
+        } else {
+            None
+        };
+        for (i, p) in blk.panels.clone().enumerate() {
+            if let Some(next) = next {
+                prefetch_lines(next, i * per_call..((i + 1) * per_call).min(lines));
+            }
             let rows = blk.rows_from(p, MR);
             let ap = blk.a_panel(p);
             // A full panel's bias is borrowed in place: a variable-length copy into a
@@ -369,6 +384,26 @@ unsafe fn tile_portable(avx: bool, blk: &KBlock<'_>) {
             };
         }
     }
+}
+
+/// Prefetches cache lines `lines` (64-byte steps from its start) of `data` into L1; lines
+/// past its end are left out. A no-op off x86-64.
+#[inline(always)]
+fn prefetch_lines(data: &[f32], lines: std::ops::Range<usize>) {
+    #[cfg(target_arch = "x86_64")]
+    for l in lines {
+        if let Some(v) = data.get(l * 16) {
+            // SAFETY: a prefetch of an address inside `data`; it never faults and does not
+            // change memory.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    (v as *const f32).cast(),
+                )
+            };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (data, lines);
 }
 
 /// One k block of [`gemm_tile`] with AVX-512: tiles of up to 12 rows (two A panels) ×
