@@ -107,6 +107,22 @@ fn main() {
         let gbs = roofline::triad_gbs(n, t, 5);
         println!("| STREAM triad, 3 × 128 MiB (GB/s) | {t} | {gbs:.1} |");
     }
+    // The GEMM micro-kernel with B from each cache level, alone and on every thread at
+    // once: what the cores share (GFLOP/s per thread).
+    let most = tcounts.iter().copied().max().unwrap_or(1);
+    println!("\n| GEMM kernel, B per thread in | 1 thread | {most} threads at once (each) |");
+    println!("|---|---:|---:|");
+    for (what, bytes) in [
+        ("L1 (16 KiB)", 16 << 10),
+        ("L2 (384 KiB)", 384 << 10),
+        ("L3 (4 MiB)", 4 << 20),
+        ("DRAM (64 MiB)", 64 << 20),
+    ] {
+        let one = roofline::kernel_stream_gflops(bytes, 1, 0.5)[0];
+        let all = roofline::kernel_stream_gflops(bytes, most, 0.5);
+        let all: Vec<String> = all.iter().map(|g| format!("{g:.1}")).collect();
+        println!("| {what} | {one:.1} | {} |", all.join(", "));
+    }
     let peak_at = |t: usize| peak.iter().find(|p| p.0 == t).map_or(f64::NAN, |p| p.1);
     println!(
         "\n% of peak below is against the {engine_isa:?} peak at the same thread count (the \

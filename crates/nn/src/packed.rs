@@ -951,6 +951,36 @@ impl SyncPtr {
     }
 }
 
+/// Multiplies one packed A panel (`kc` k-steps of `MR` values) by each `kc × NR` B panel of
+/// `b` in turn, each into its own `MR × NR` tile of `c`: the GEMM micro-kernel streaming B
+/// from wherever `b` lives, for the roofline's cache-level table. Returns the flops done.
+/// Panics unless `a` holds `kc · MR` values and `c` one tile per whole panel of `b`.
+pub(crate) fn kernel_over_b(kc: usize, a: &[f32], b: &[f32], c: &mut [f32]) -> usize {
+    let panels = if kc == 0 { 0 } else { b.len() / (kc * NR) };
+    assert!(a.len() >= kc * MR && c.len() >= panels * MR * NR);
+    let avx = crate::simd::has_avx2_fma();
+    for (q, tile) in c.chunks_exact_mut(MR * NR).take(panels).enumerate() {
+        // SAFETY: `tile` is a whole MR × NR tile (row stride NR) this call owns; the
+        // kernel asserts the operands' extents.
+        unsafe {
+            kernel(
+                avx,
+                kc,
+                a,
+                &b[q * kc * NR..],
+                NR,
+                tile.as_mut_ptr(),
+                NR,
+                [MR, NR],
+                q % 2 == 0,
+                &[0.0; MR],
+                &[],
+            )
+        };
+    }
+    panels * kc * MR * NR * 2
+}
+
 /// Dispatches to the AVX2 micro-kernel or the portable one, for a tile of `rows` (1..=MR)
 /// × `cols` (1..=NR) of `C`. The AVX2 kernel masks the missing rows and columns of an edge
 /// tile; the portable one computes it in a local full tile and copies the valid part (a copy

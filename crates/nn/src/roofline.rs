@@ -219,6 +219,35 @@ pub fn triad_gbs(n: usize, threads: usize, reps: usize) -> f64 {
     best
 }
 
+/// The engine's GEMM micro-kernel (one A panel against B panels streamed in turn) with
+/// `b_bytes` of B per thread, on `threads` threads started together, each on its own data
+/// for about `secs` seconds: GFLOP/s of each thread. B of 16 KiB stays in L1; 384 KiB in
+/// L2; a few MiB in L3; more comes from DRAM. Run alone and on two threads at once it
+/// shows what the cores share (on a Zen 1 VM: nothing up to L2, a third of the speed
+/// past it).
+pub fn kernel_stream_gflops(b_bytes: usize, threads: usize, secs: f64) -> Vec<f64> {
+    const KC: usize = 256;
+    let threads = threads.max(1);
+    let rates = std::sync::Mutex::new(vec![0f64; threads]);
+    timed_threads(threads, |t| {
+        let a: Vec<f32> = (0..KC * crate::packed::MR).map(|i| start(i, t)).collect();
+        let panel = KC * crate::packed::NR;
+        let b: Vec<f32> = (0..(b_bytes / 4).max(panel))
+            .map(|i| start(i % ACC, i % 16) * M)
+            .collect();
+        let mut c = vec![0f32; b.len() / panel * crate::packed::MR * crate::packed::NR];
+        let t0 = Instant::now();
+        let mut flops = 0usize;
+        while t0.elapsed().as_secs_f64() < secs || flops == 0 {
+            flops += crate::packed::kernel_over_b(KC, &a, &b, &mut c);
+        }
+        std::hint::black_box(&c);
+        let rate = flops as f64 / t0.elapsed().as_secs_f64() / 1e9;
+        rates.lock().unwrap_or_else(|e| e.into_inner())[t] = rate;
+    });
+    rates.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
 crate::simd::multiversion! {
     fn triad(a: &mut [f32], b: &[f32], c: &[f32], s: f32) {
         for ((a, b), c) in a.iter_mut().zip(b).zip(c) {
@@ -278,5 +307,10 @@ mod tests {
         assert!(peak_gflops(Isa::Portable, 2, 1000, 1) > 0.0);
         assert!(peak_gflops(Isa::Avx2Fma, 1, 1000, 1) > 0.0);
         assert!(triad_gbs(10_000, 2, 1) > 0.0);
+        let rates = kernel_stream_gflops(64 << 10, 2, 0.001);
+        assert!(
+            rates.len() == 2 && rates.iter().all(|&r| r > 0.0),
+            "{rates:?}"
+        );
     }
 }
