@@ -1583,11 +1583,31 @@ mod tests {
         [usize; 2],
     );
 
+    /// Deterministic test values in [-0.5, 0.5): `(i·a mod b) / b − 0.5`.
+    fn val(i: usize, a: usize, b: usize) -> f32 {
+        ((i * a) % b) as f32 / b as f32 - 0.5
+    }
+
+    /// A geometry without auto-padding, in the order of a [`Case`]'s last four fields.
+    fn geometry(
+        kernel: [usize; 2],
+        pads: [usize; 4],
+        dilations: [usize; 2],
+        strides: [usize; 2],
+    ) -> Geometry {
+        Geometry {
+            kernel,
+            strides,
+            pads,
+            dilations,
+            auto_pad: AutoPad::NotSet,
+        }
+    }
+
     /// One case's weights (packed), geometry, input and the reference output.
     fn case_data(case: &Case) -> (ConvWeights, Geometry, Resolved, Vec<f32>, Vec<f32>) {
         let &(c, cout, h, w, kernel, pads, dilations, strides) = case;
         let k = c * kernel[0] * kernel[1];
-        let val = |i: usize, a: usize, b: usize| ((i * a) % b) as f32 / b as f32 - 0.5;
         let mut wts = ConvWeights {
             w: (0..cout * k).map(|i| val(i, 7, 31)).collect(),
             bias: (0..cout).map(|i| val(i, 3, 11)).collect(),
@@ -1598,13 +1618,7 @@ mod tests {
             winograd4: vec![],
         };
         wts.pack(1).unwrap();
-        let geo = Geometry {
-            kernel,
-            strides,
-            pads,
-            dilations,
-            auto_pad: AutoPad::NotSet,
-        };
+        let geo = geometry(kernel, pads, dilations, strides);
         let r = geo.resolve(h, w, false).unwrap();
         let x: Vec<f32> = (0..c * h * w).map(|i| val(i, 13, 97)).collect();
         let want = reference(&x, &wts, &geo, r, [c, h, w]);
@@ -1753,13 +1767,7 @@ mod tests {
                 dilations,
                 strides,
             );
-            let geo = Geometry {
-                kernel,
-                strides,
-                pads,
-                dilations,
-                auto_pad: AutoPad::NotSet,
-            };
+            let geo = geometry(kernel, pads, dilations, strides);
             if geo.resolve(case.2, case.3, false).is_err() {
                 continue;
             }
@@ -1789,7 +1797,6 @@ mod tests {
     #[test]
     fn depthwise_sums_every_tap_in_order_in_any_geometry() {
         let mut rnd = super::super::xorshift(0x9e37_79b9_7f4a_7c15);
-        let val = |i: usize, a: usize, b: usize| ((i * a) % b) as f32 / b as f32 - 0.5;
         let mut ran = 0;
         for _ in 0..400 {
             let kernel = [1 + rnd(8), 1 + rnd(7)];
@@ -1797,13 +1804,7 @@ mod tests {
             let pads = [rnd(kernel[0] + 2), rnd(4), rnd(kernel[0] + 2), rnd(4)];
             let strides = [1 + rnd(3), 1 + rnd(3)];
             let (n, c, h, w) = (1 + rnd(2), 1 + rnd(5), 1 + rnd(12), 1 + rnd(90));
-            let geo = Geometry {
-                kernel,
-                strides,
-                pads,
-                dilations,
-                auto_pad: AutoPad::NotSet,
-            };
+            let geo = geometry(kernel, pads, dilations, strides);
             let Ok(r) = geo.resolve(h, w, false) else {
                 continue;
             };
