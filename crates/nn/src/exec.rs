@@ -359,9 +359,6 @@ pub(crate) fn execute(
 mod tests {
     use super::*;
 
-    /// A large fresh buffer is zeroed and, on a Linux kernel with transparent huge pages,
-    /// its aligned part is advised for them (`hg` in its mapping's VmFlags); a small one is
-    /// zeroed too and not advised.
     #[test]
     fn take_prefers_a_covering_buffer_then_the_least_growth() {
         let mut pool = BufPool::default();
@@ -383,6 +380,9 @@ mod tests {
         assert_eq!((b.len(), b[0], b[2999], b[3000]), (7000, 2.0, 2.0, 0.0));
     }
 
+    /// A large fresh buffer is zeroed and, on a Linux kernel with transparent huge pages,
+    /// its aligned part is advised for them (`hg` in its mapping's VmFlags); a small one is
+    /// zeroed too and not advised.
     #[test]
     fn large_buffers_ask_for_huge_pages() {
         let n = HUGE_MIN_BYTES; // floats: 4 × the threshold in bytes

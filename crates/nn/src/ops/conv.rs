@@ -1013,8 +1013,6 @@ multiversion! {
         scratch.resize(kh * row_len, 0.0);
         let rows = &mut scratch[..];
         let mut slot_row = [usize::MAX; MAX_FAST_KH];
-        // (ring slot of `first`, `first`): the first in-bounds input row of the output row.
-        let mut ring = (0usize, 0usize);
         for oy in 0..oh {
             // The kernel rows over input rows inside the plane: one run `ky_lo..ky_hi`.
             // Kernel rows over padding rows are left out: they add only zeros (±0, which
@@ -1025,21 +1023,10 @@ multiversion! {
             let ky_hi = (h as isize - top).clamp(ky_lo as isize, kh as isize) as usize;
             let n = ky_hi - ky_lo;
             let first = (top + ky_lo as isize).max(0) as usize;
-            // Input row `iy` lives in ring slot `iy % kh`, kept up to date by steps as
-            // `first` grows (a division per kernel row, twice, was most of the time outside
-            // the arithmetic on the recognizers' 80-pixel planes).
-            let step = ring.0 + (first - ring.1);
-            ring.0 = if step < 2 * kh {
-                if step >= kh {
-                    step - kh
-                } else {
-                    step
-                }
-            } else {
-                step % kh
-            };
-            ring.1 = first;
-            let slot0 = ring.0;
+            // Input row `iy` lives in ring slot `iy % kh`: one division per output row, then
+            // steps (a division per kernel row, twice, was most of the time outside the
+            // arithmetic on the recognizers' 80-pixel planes). `kh ≥ 1` on this path.
+            let slot0 = first % kh;
             let next = |slot: usize| if slot + 1 == kh { 0 } else { slot + 1 };
             // Bring this output row's input rows into the ring.
             let mut slot = slot0;

@@ -174,16 +174,12 @@ multiversion! {
     }
 }
 
-/// Sum with f64 accumulation (exact enough for any row length we meet).
-pub(crate) fn sum_f64(x: &[f32]) -> f64 {
-    sum_f64_lanes(x)
-}
-
-crate::simd::multiversion! {
-    /// [`sum_f64`]: sixteen independent accumulators (four AVX2 vectors of f64), so that
-    /// the adds' latency does not set the pace (with four, one vector, the squeeze-excite
-    /// means over cls's and the detectors' planes ran at one element per cycle).
-    fn sum_f64_lanes(x: &[f32]) -> f64 {
+multiversion! {
+    /// Sum with f64 accumulation (exact enough for any row length we meet). Sixteen
+    /// independent accumulators (four AVX2 vectors of f64), so that the adds' latency does
+    /// not set the pace (with four, one vector, the squeeze-excite means over cls's and the
+    /// detectors' planes ran at one element per cycle).
+    pub(crate) fn sum_f64(x: &[f32]) -> f64 {
         let mut acc = [0f64; 16];
         let mut chunks = x.chunks_exact(16);
         for c in &mut chunks {
