@@ -1249,22 +1249,18 @@ unsafe fn kernel_avx2<B: BRows>(
         if t.first {
             // The tile's lines of C are only written, at the end: fetch them for writing
             // now, so that the misses overlap the k loop instead of stalling the stores
-            // (15 % of a 320-row MatMul whose C is larger than L2).
+            // (15 % of a 320-row MatMul whose C is larger than L2). Only this tile's own
+            // lines: also fetching the tile below for short k loops (0.96 of before on a
+            // Zen 3 VM) cost up to twice the time on a Zen 1 VM, where the last panel's
+            // tile below lies past the end of C and such a prefetch is slow; without it
+            // v6 rec's head MatMul ran in 0.79 of the time and a 16 → 32 1×1 conv at 480²
+            // in 0.51 (in-process alternation); inside C it gained nothing there.
             let fetch_row = |r: usize| {
                 let row = t.c.wrapping_add(r * t.ldc);
                 _mm_prefetch::<_MM_HINT_ET0>(row.cast());
                 _mm_prefetch::<_MM_HINT_ET0>(row.wrapping_add(t.cols - 1).cast());
             };
             (0..t.rows).for_each(fetch_row);
-            // A short k loop (a 1×1 conv over 16–96 channels: a few hundred cycles) ends
-            // before such a miss returns; then also fetch the lines of the tile below,
-            // which the next call (the next A panel) writes, so they have a whole call of
-            // lead time. Past the end of C these addresses lie outside it; a prefetch
-            // never faults or changes memory. (v4 det 0.96 of before, 5 of 8 rounds; a
-            // one-node 16 → 32 1×1 conv at 480², 0.96, 7 of 8.)
-            if kc < 128 {
-                (MR..2 * MR).for_each(fetch_row);
-            }
         }
         for r in 0..MR {
             let row = t.c.add(r * t.ldc);
