@@ -1246,10 +1246,13 @@ unsafe fn kernel_avx2<B: BRows>(
     // masked-off lanes of C are neither read nor written.
     unsafe {
         let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-        if t.first {
+        if t.first && kc >= 64 {
             // The tile's lines of C are only written, at the end: fetch them for writing
             // now, so that the misses overlap the k loop instead of stalling the stores
-            // (15 % of a 320-row MatMul whose C is larger than L2). Only this tile's own
+            // (15 % of a 320-row MatMul whose C is larger than L2). Not before a short k
+            // loop (a 1×1 conv over 16–48 channels), which cannot hide them and to whose
+            // few hundred instructions they add a dozen: without them cls ran in 0.983 of
+            // the time, v4 det 0.992, a 16 → 32 1×1 conv at 480² 0.976. Only this tile's own
             // lines: also fetching the tile below for short k loops (0.96 of before on a
             // Zen 3 VM) cost up to twice the time on a Zen 1 VM, where the last panel's
             // tile below lies past the end of C and such a prefetch is slow; without it
