@@ -159,7 +159,7 @@ multiversion! {
             let mut it4 = block.chunks_exact_mut(32);
             for c in &mut it4 {
                 for v in c.iter_mut() {
-                    *v = math::exp(*v - max);
+                    *v = math::exp_nonpos(*v - max);
                 }
                 for j in 0..4 {
                     for i in 0..8 {
@@ -170,14 +170,14 @@ multiversion! {
             let mut it = it4.into_remainder().chunks_exact_mut(8);
             for c in &mut it {
                 for i in 0..8 {
-                    let e = math::exp(c[i] - max);
+                    let e = math::exp_nonpos(c[i] - max);
                     c[i] = e;
                     s8[i] += e;
                 }
             }
             let mut tail = 0f32;
             for v in it.into_remainder() {
-                *v = math::exp(*v - max);
+                *v = math::exp_nonpos(*v - max);
                 tail += *v;
             }
             total += (s8.iter().sum::<f32>() + tail) as f64;
@@ -325,7 +325,7 @@ mod tests {
                 let mut tail = 0f32;
                 let whole = block.len() / 8 * 8;
                 for (i, v) in block.iter_mut().enumerate() {
-                    *v = math::exp(*v - max);
+                    *v = math::exp_nonpos(*v - max);
                     if i < whole {
                         s8[i % 8] += *v;
                     } else {
