@@ -38,9 +38,9 @@ fn exp_reduced(x: f32) -> f32 {
     p = p.mul_add(r, 1.666_666_5e-1);
     p = p.mul_add(r, 0.5);
     let p = (p * r).mul_add(r, r) + 1.0;
-    // n is in [-126, 127] and t's low mantissa bits hold n + 2^22 (mod 2^9): shifted to
-    // the exponent field, with the bias and MAGIC's bits folded into one constant, they
-    // give 2^n.
+    // n is in [-126, 127], and t = 1.5·2^23 + n holds it in its low bits: shifted into the
+    // exponent field and biased by 127 they give 2^n (MAGIC's own bits shift out, so they
+    // fold into the one constant).
     let bits = (t.to_bits() << 23).wrapping_add(127u32.wrapping_sub(MAGIC.to_bits()) << 23);
     p * f32::from_bits(bits)
 }
