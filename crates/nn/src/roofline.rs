@@ -226,7 +226,8 @@ pub fn triad_gbs(n: usize, threads: usize, reps: usize) -> f64 {
 /// shows what the cores share (on a Zen 1 VM: nothing up to L2, a third of the speed
 /// past it).
 pub fn kernel_stream_gflops(b_bytes: usize, threads: usize, secs: f64) -> Vec<f64> {
-    const KC: usize = 256;
+    // The engine's own k-block depth, so that each call is one of its kernel calls.
+    use crate::packed::KC;
     let threads = threads.max(1);
     let rates = std::sync::Mutex::new(vec![0f64; threads]);
     timed_threads(threads, |t| {
