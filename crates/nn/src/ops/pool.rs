@@ -102,8 +102,23 @@ impl Pool2d {
             && r.pl == 0
             && oh <= h
             && ow <= w;
+        // MaxPool 2×2, stride 2, windows inside the input (cls's): one pass per plane
+        // instead of a fill and four strided passes per output row (0.28 ms of cls's 11.8,
+        // onnxruntime 0.04).
+        let max2x2s2 = kind == PoolKind::Max
+            && [kh, kw] == [2, 2]
+            && [sh, sw] == [2, 2]
+            && [dh, dw] == [1, 1]
+            && r.pt == 0
+            && r.pl == 0
+            && 2 * oh <= h
+            && 2 * ow <= w;
         let plane = |pc: usize, dst: &mut [f32]| {
             let src = &xd[pc * h * w..(pc + 1) * h * w];
+            if max2x2s2 {
+                max_2x2_s2_plane(dst, src, w, ow);
+                return;
+            }
             if max2x2 {
                 for (oy, orow) in dst.chunks_exact_mut(ow).enumerate() {
                     let r0 = &src[oy * w..][..w];
@@ -166,7 +181,19 @@ impl Pool2d {
                 }
             }
         };
-        if rayon::current_num_threads() > 1 && out.len() > 4096 {
+        if max2x2s2 && h == 2 * oh && ow > 0 {
+            // Every pair of input rows makes one output row, across planes too: one call
+            // per run of rows rather than per plane (cls's planes have 48 outputs).
+            const ROWS: usize = 256;
+            let body = |(i, d): (usize, &mut [f32])| {
+                max_2x2_s2_plane(d, &xd[i * ROWS * 2 * w..], w, ow);
+            };
+            if rayon::current_num_threads() > 1 && out.len() > 4096 {
+                out.par_chunks_mut(ROWS * ow).enumerate().for_each(body);
+            } else {
+                out.chunks_mut(ROWS * ow).enumerate().for_each(body);
+            }
+        } else if rayon::current_num_threads() > 1 && out.len() > 4096 {
             out.par_chunks_mut(oh * ow)
                 .enumerate()
                 .for_each(|(i, d)| plane(i, d));
@@ -240,6 +267,20 @@ multiversion! {
     }
 }
 
+multiversion! {
+    /// `dst` (rows of `ow`) = the NaN-propagating max over each 2×2 block of `src` (rows of
+    /// `w ≥ 2·ow`), the blocks at stride 2 from the top left.
+    fn max_2x2_s2_plane(dst: &mut [f32], src: &[f32], w: usize, ow: usize) {
+        for (oy, orow) in dst.chunks_exact_mut(ow).enumerate() {
+            let r0 = &src[2 * oy * w..][..2 * ow];
+            let r1 = &src[(2 * oy + 1) * w..][..2 * ow];
+            for (d, (a, b)) in orow.iter_mut().zip(r0.chunks_exact(2).zip(r1.chunks_exact(2))) {
+                *d = nan_max(nan_max(a[0], b[0]), nan_max(a[1], b[1]));
+            }
+        }
+    }
+}
+
 /// The larger of `a` and `b`, NaN if either is NaN (like onnxruntime's MaxPool). Written
 /// so that neither arm of the select is the destination's old value: `if v > d { v } else
 /// { d }` was compiled to masked stores, which are microcoded on AMD CPUs (v6 det's
@@ -296,6 +337,8 @@ mod tests {
             ([2, 2], [1, 1], [1, 0, 0, 1], 4, 9),
             ([2, 2], [2, 2], [0, 0, 0, 0], 6, 9),
             ([2, 2], [2, 2], [0, 0, 0, 0], 5, 10),
+            // Two planes of 200 output rows: the row runs of 256 cross a plane.
+            ([2, 2], [2, 2], [0, 0, 0, 0], 400, 9),
             ([3, 3], [2, 2], [1, 1, 1, 1], 9, 13),
             ([3, 2], [3, 2], [0, 0, 0, 0], 6, 17),
             ([3, 3], [3, 3], [1, 2, 0, 1], 8, 19),
