@@ -79,7 +79,7 @@ pub(crate) fn prepare(g: &mut Graph, optimize: bool) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether the load-time pass `name` (`bands`, `concat`, `convt`) is switched off by the
+/// Whether the load-time pass `name` (`affine`, `bands`, `concat`, `convt`) is switched off by the
 /// `WENZI_NN_SKIP` environment variable (comma-separated names, read at each load): for
 /// timing a fusion against the plain graph inside one process (`examples/ab_pass.rs`).
 fn skipped(name: &str) -> bool {
@@ -1065,6 +1065,11 @@ fn fuse_producers_into_concat(g: &mut Graph) {
 fn capture_conv_weights(g: &mut Graph) -> Result<(), Error> {
     for j in 0..g.nodes.len() {
         capture_weights(g, j)?;
+    }
+    if !skipped("affine") {
+        fold_affine_into_next_conv(g);
+    }
+    for j in 0..g.nodes.len() {
         let (name, op_type) = (g.nodes[j].name.clone(), g.nodes[j].op_type.clone());
         let err = |msg: String| Error::Node {
             node: name.clone(),
@@ -1105,6 +1110,69 @@ fn capture_conv_weights(g: &mut Graph) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Moves a conv's trailing constant affine steps (`MulC`, `AddC`: PP-LCNet's learnable
+/// affine after each activation) into the weights and bias of the unpadded 1×1 conv that
+/// is its only reader: with `y = A·h + B` per element, `W·y + b = (A·W)·h + (b + B·ΣW)`.
+/// Each fold takes two passes over a depthwise conv's output away (v4 rec's, whose
+/// epilogue runs after the plane is summed). Not across padding: a padded border would
+/// read `0` where the fold assumes `B`.
+fn fold_affine_into_next_conv(g: &mut Graph) {
+    let uses = Uses::new(g);
+    for j in 0..g.nodes.len() {
+        let Op::Conv(c) = &g.nodes[j].op else {
+            continue;
+        };
+        // The trailing MulC/AddC run of the chain, composed into y = a·h + b.
+        let keep = c
+            .post
+            .iter()
+            .rposition(|s| !matches!(s, Step::MulC(_) | Step::AddC(_)))
+            .map_or(0, |i| i + 1);
+        if keep == c.post.len() || c.weights.is_none() {
+            continue;
+        }
+        let (mut a, mut b) = (1f32, 0f32);
+        for s in &c.post[keep..] {
+            match *s {
+                Step::MulC(m) => (a, b) = (a * m, b * m),
+                Step::AddC(d) => b += d,
+                _ => unreachable!("only MulC and AddC past `keep`"),
+            }
+        }
+        let Some(&out) = g.nodes[j].outputs.first() else {
+            continue;
+        };
+        let Some(k) = uses.sole_consumer(out) else {
+            continue;
+        };
+        let suits = match &g.nodes[k].op {
+            Op::Conv(next) => {
+                next.geo.kernel == [1, 1]
+                    && next.geo.pads == [0; 4]
+                    && next.group == 1
+                    && next.weights.is_some()
+                    && g.nodes[k].inputs.first() == Some(&Some(out))
+            }
+            _ => false,
+        };
+        if !suits || !a.is_finite() || !b.is_finite() {
+            continue;
+        }
+        if let Op::Conv(next) = &mut g.nodes[k].op {
+            let w = next.weights.as_mut().expect("checked above");
+            let cin = w.cin_g;
+            for (row, bias) in w.w.chunks_exact_mut(cin).zip(w.bias.iter_mut()) {
+                let sum: f64 = row.iter().map(|&v| v as f64).sum();
+                *bias = (*bias as f64 + b as f64 * sum) as f32;
+                row.iter_mut().for_each(|v| *v *= a);
+            }
+        }
+        if let Op::Conv(c) = &mut g.nodes[j].op {
+            c.post.truncate(keep);
+        }
+    }
 }
 
 /// Most weights (floats) a banded chain may have: every band reads all of them again, so

@@ -363,4 +363,99 @@ mod tests {
             .fold(0f32, |a, &b| a.max(b));
         assert!(diff < 1e-6, "optimized output differs by {diff}");
     }
+
+    /// x[1,4,6,10] → depthwise Conv(3×3, pad 1) → Relu → ·s → +t → Conv(→3, `next`) → y.
+    /// Into an unpadded 1×1 conv the `·s +t` steps leave the first conv's chain for the
+    /// second conv's weights and bias; into a padded 3×3 conv they stay. Either way the
+    /// optimized output is the unoptimized one within roundings.
+    #[test]
+    fn a_trailing_affine_folds_only_into_an_unpadded_pointwise_conv() {
+        for (kernel, pad, folds) in [(1, 0, true), (3, 1, false)] {
+            let graph = GraphProto {
+                node: vec![
+                    node(
+                        "Conv",
+                        &["x", "w1", "b1"],
+                        "c",
+                        vec![ints("pads", &[1, 1, 1, 1]), int("group", 4)],
+                    ),
+                    node("Relu", &["c"], "r", vec![]),
+                    node("Mul", &["r", "s"], "m", vec![]),
+                    node("Add", &["m", "t"], "a", vec![]),
+                    node(
+                        "Conv",
+                        &["a", "w2", "b2"],
+                        "y",
+                        vec![ints("pads", &[pad; 4])],
+                    ),
+                ],
+                name: "affine".into(),
+                initializer: vec![
+                    init("w1", &[4, 1, 3, 3]),
+                    init("b1", &[4]),
+                    init("s", &[]),
+                    TensorProto {
+                        dims: vec![],
+                        data_type: data_type::FLOAT,
+                        float_data: vec![0.7],
+                        name: "t".into(),
+                        ..Default::default()
+                    },
+                    init("w2", &[3, 4, kernel, kernel]),
+                    init("b2", &[3]),
+                ],
+                input: vec![io("x")],
+                output: vec![io("y")],
+            };
+            let proto = ModelProto {
+                ir_version: 8,
+                opset_import: vec![OperatorSetIdProto {
+                    domain: String::new(),
+                    version: 13,
+                }],
+                graph: Some(graph.clone()),
+                metadata_props: vec![],
+            };
+            let mut g = crate::graph::build(&proto).unwrap();
+            crate::optimize::prepare(&mut g, true).unwrap();
+            let first = g
+                .nodes
+                .iter()
+                .find_map(|n| match &n.op {
+                    crate::ops::Op::Conv(c) => Some(c.post.clone()),
+                    crate::ops::Op::Bands(b) => Some(b.stages()[0].post.clone()),
+                    _ => None,
+                })
+                .expect("a conv");
+            let affine = first.iter().any(|s| {
+                matches!(
+                    s,
+                    crate::ops::elementwise::Step::MulC(_) | crate::ops::elementwise::Step::AddC(_)
+                )
+            });
+            assert_eq!(
+                affine, !folds,
+                "kernel {kernel}: first conv's chain {first:?}"
+            );
+            let bytes = encode(graph);
+            let x = ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&[1, 4, 6, 10]), |i| {
+                ((i[1] * 29 + i[2] * 7 + i[3] * 3) % 13) as f32 * 0.2 - 1.2
+            });
+            let outs: Vec<_> = [false, true]
+                .into_iter()
+                .map(|optimize| {
+                    let m = Model::load_with(&bytes, LoadOptions { optimize }).unwrap();
+                    m.run(&[("x", x.view())]).unwrap().remove(0)
+                })
+                .collect();
+            let diff = (&outs[0] - &outs[1])
+                .mapv(f32::abs)
+                .fold(0f32, |a, &b| a.max(b));
+            let scale = outs[0].mapv(f32::abs).fold(0f32, |a, &b| a.max(b));
+            assert!(
+                scale > 0.1 && diff <= 1e-5 * scale,
+                "kernel {kernel}: differs by {diff}"
+            );
+        }
+    }
 }
