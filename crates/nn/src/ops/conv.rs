@@ -440,7 +440,13 @@ impl Conv {
             let xd: &[f32] = xde.as_deref().unwrap_or(xd);
             let threads = super::threads();
             let per_image = n * g;
-            let tile = TILE_N.min(npix.div_ceil(NR) * NR).max(NR);
+            // Tiles of equal width (in whole panels): 480 pixels as 240 + 240, not
+            // 256 + 224, so that threads taking one tile each finish together.
+            let tile = npix
+                .div_ceil(npix.div_ceil(TILE_N).max(1))
+                .div_ceil(NR)
+                .max(1)
+                * NR;
             let ntiles = npix.div_ceil(tile);
             // Split output channels too when pixel tiles alone cannot feed the threads.
             let mb = row_block(cout_g, per_image * ntiles, threads);
