@@ -172,8 +172,8 @@ mod tests {
         }
     }
 
-    /// The serialized opset-13 model of `graph`.
-    fn encode(graph: GraphProto) -> Vec<u8> {
+    /// The opset-13 model of `graph`.
+    fn model_of(graph: GraphProto) -> ModelProto {
         ModelProto {
             ir_version: 8,
             opset_import: vec![OperatorSetIdProto {
@@ -183,7 +183,11 @@ mod tests {
             graph: Some(graph),
             metadata_props: vec![],
         }
-        .encode_to_vec()
+    }
+
+    /// The serialized opset-13 model of `graph`.
+    fn encode(graph: GraphProto) -> Vec<u8> {
+        model_of(graph).encode_to_vec()
     }
 
     fn io(name: &str) -> ValueInfoProto {
@@ -407,16 +411,7 @@ mod tests {
                 input: vec![io("x")],
                 output: vec![io("y")],
             };
-            let proto = ModelProto {
-                ir_version: 8,
-                opset_import: vec![OperatorSetIdProto {
-                    domain: String::new(),
-                    version: 13,
-                }],
-                graph: Some(graph.clone()),
-                metadata_props: vec![],
-            };
-            let mut g = crate::graph::build(&proto).unwrap();
+            let mut g = crate::graph::build(&model_of(graph.clone())).unwrap();
             crate::optimize::prepare(&mut g, true).unwrap();
             let first = g
                 .nodes
