@@ -287,7 +287,8 @@ impl Conv {
         Ok(Tensor::F32(f32_array(&out_shape, out)))
     }
 
-    /// A 1×1 conv of `n` 1×1 maps (the squeeze-excitation layers after a global pool):
+    /// An unpadded 1×1 conv of `n` 1×1 maps (the squeeze-excitation layers after a global
+    /// pool):
     /// `out[b][m] = post(bias[m] + Σ_k x[b][k] · W[m][k])`, one dot product of two
     /// contiguous vectors per output. The pixel-tile GEMM path padded each image's single
     /// pixel to a 16-column panel and did 16× the work (cls's SE layers at batch 8 ran at
@@ -388,7 +389,11 @@ impl Conv {
         if wts.cin_g == 1 && cout_g == 1 {
             // SAFETY: forwarded contract.
             unsafe { depthwise(xd, out, wts, &self.geo, r, [n, c, h, w], &self.post) };
-        } else if g == 1 && [kh, kw] == [1, 1] && [h, w, oh, ow] == [1, 1, 1, 1] && out.stride == 1
+        } else if g == 1
+            && [kh, kw] == [1, 1]
+            && [h, w, oh, ow] == [1, 1, 1, 1]
+            && [r.pt, r.pl] == [0, 0]
+            && out.stride == 1
         {
             // SAFETY: forwarded contract (one float per plane, planes contiguous).
             unsafe { self.pointwise_vectors(wts, xd, n, c, out) };
@@ -1870,6 +1875,9 @@ mod tests {
             (8, 24, 12, 96, [1, 1], [0, 0, 0, 0], [1, 1], [1, 1]),
             (5, 7, 3, 37, [1, 1], [0, 0, 0, 0], [1, 1], [1, 1]),
             (32, 9, 50, 45, [1, 1], [0, 0, 0, 0], [1, 1], [1, 1]),
+            // A 1×1 map under a padded 1×1 kernel: the one output reads padding, so it is
+            // the bias alone (not the dot products of `pointwise_vectors`).
+            (3, 5, 1, 1, [1, 1], [1, 1, 1, 1], [1, 1], [3, 3]),
         ];
         for case in cases {
             let (got, want) = run_case(case);
@@ -1930,12 +1938,15 @@ mod tests {
                 strides,
             );
             let geo = geometry(kernel, pads, dilations, strides);
-            if geo.resolve(case.2, case.3, false).is_err() {
+            let Ok(r) = geo.resolve(case.2, case.3, false) else {
                 continue;
-            }
+            };
             ran += 1;
             let (got, want) = run_case(&case);
-            let one_pixel = kernel == [1, 1] && case.2 == 1 && case.3 == 1;
+            // The cases `pointwise_vectors` takes: an unpadded 1×1 kernel over a 1×1 map.
+            let one_pixel = kernel == [1, 1]
+                && [case.2, case.3, r.oh, r.ow] == [1, 1, 1, 1]
+                && [r.pt, r.pl] == [0, 0];
             if (case.0 == 1 && case.1 == 1) || one_pixel {
                 // One channel in and out is the depthwise kernel, and a 1×1 map under a 1×1
                 // kernel takes dot products (`dot_rows`); both sum the taps in their own
