@@ -1101,9 +1101,7 @@ unsafe fn depthwise(
         let src = &x[bc * h * w..(bc + 1) * h * w];
         let kern = &wts.w[ch * kh * kw..(ch + 1) * kh * kw];
         with_scratch(|s| {
-            let fast = geo.dilations == [1, 1]
-                && (geo.strides[1] == 1 || geo.strides[1] == 2)
-                && (1..=MAX_FAST_KH).contains(&kh);
+            let fast = dw_fast_geometry(geo);
             // One call site for every specialized kernel width.
             type Fast =
                 fn(&[f32], &mut [f32], &[f32], f32, [usize; 4], &Geometry, Resolved, &mut Vec<f32>);
@@ -1143,6 +1141,15 @@ unsafe fn depthwise(
 
 /// Tallest kernel the fast depthwise path handles (its row ring is a fixed array).
 const MAX_FAST_KH: usize = 8;
+
+/// Whether a depthwise conv's geometry suits [`dw_plane_fast`] (given a kernel width it is
+/// specialized for: 3, 5 or 7): dilation 1, horizontal stride 1 or 2, at most
+/// [`MAX_FAST_KH`] kernel rows.
+fn dw_fast_geometry(geo: &Geometry) -> bool {
+    geo.dilations == [1, 1]
+        && (geo.strides[1] == 1 || geo.strides[1] == 2)
+        && (1..=MAX_FAST_KH).contains(&geo.kernel[0])
+}
 
 multiversion! {
     /// Depthwise plane for kernel width `K`, dilation 1, horizontal stride 1 or 2.
@@ -2040,10 +2047,7 @@ mod tests {
                 continue;
             };
             ran += 1;
-            let fast = dilations == [1, 1]
-                && [3, 5, 7].contains(&kernel[1])
-                && strides[1] <= 2
-                && kernel[0] <= MAX_FAST_KH;
+            let fast = dw_fast_geometry(&geo) && [3, 5, 7].contains(&kernel[1]);
             five_blocks += usize::from(fast && r.ow.is_multiple_of(DW_FIVE));
             let [kh, kw] = kernel;
             let mut wts = ConvWeights {
