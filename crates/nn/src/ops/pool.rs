@@ -92,27 +92,18 @@ impl Pool2d {
                     })
                     .count()
             };
-        // MaxPool 2×2, stride 1, padded at the end only (v6 det's stem, SAME_UPPER): one
-        // pass per output row instead of a fill and four read-modify-write passes.
-        let max2x2 = kind == PoolKind::Max
+        // A 2×2 MaxPool window, undilated, not padded at the top or left.
+        let max2x2_window = kind == PoolKind::Max
             && [kh, kw] == [2, 2]
-            && [sh, sw] == [1, 1]
             && [dh, dw] == [1, 1]
             && r.pt == 0
-            && r.pl == 0
-            && oh <= h
-            && ow <= w;
-        // MaxPool 2×2, stride 2, windows inside the input (cls's): one pass per plane
-        // instead of a fill and four strided passes per output row (0.28 ms of cls's 11.8,
-        // onnxruntime 0.04).
-        let max2x2s2 = kind == PoolKind::Max
-            && [kh, kw] == [2, 2]
-            && [sh, sw] == [2, 2]
-            && [dh, dw] == [1, 1]
-            && r.pt == 0
-            && r.pl == 0
-            && 2 * oh <= h
-            && 2 * ow <= w;
+            && r.pl == 0;
+        // Stride 1, padded at the end only (v6 det's stem, SAME_UPPER): one pass per output
+        // row instead of a fill and four read-modify-write passes.
+        let max2x2 = max2x2_window && [sh, sw] == [1, 1] && oh <= h && ow <= w;
+        // Stride 2, windows inside the input (cls's): one pass per plane instead of a fill
+        // and four strided passes per output row (0.28 ms of cls's 11.8, onnxruntime 0.04).
+        let max2x2s2 = max2x2_window && [sh, sw] == [2, 2] && 2 * oh <= h && 2 * ow <= w;
         let plane = |pc: usize, dst: &mut [f32]| {
             let src = &xd[pc * h * w..(pc + 1) * h * w];
             if max2x2s2 {
