@@ -1143,7 +1143,7 @@ macro_rules! post_avx2 {
         use std::arch::x86_64::*;
         macro_rules! each {
             (|$v:ident| $e:expr) => {
-                for r in 0..MR {
+                for r in 0..$acc.len() {
                     for h in 0..2 {
                         let $v = $acc[r][h];
                         $acc[r][h] = $e;
@@ -1218,7 +1218,6 @@ macro_rules! post_avx2 {
 /// columns (row stride `t.ldc`), untouched by other threads.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::needless_range_loop)] // fixed-size register tile, indexed on purpose
 unsafe fn kernel_avx2<B: BRows>(
     kc: usize,
     a: *const f32,
@@ -1227,8 +1226,36 @@ unsafe fn kernel_avx2<B: BRows>(
     bias: &[f32; MR],
     post: &[Step],
 ) {
+    // A tile of a last panel with fewer rows computes only as many rows as it needs, in
+    // 2, 4 or 6 (v6 rec's 40-row head MatMul: its last panel has 4 rows, and computing 6
+    // there is 5 % of the whole MatMul's arithmetic). Each row's arithmetic is the same.
+    // SAFETY: forwarded contract.
+    unsafe {
+        match t.rows {
+            0..=2 => kernel_avx2_rows::<B, 2>(kc, a, b, t, bias, post),
+            3..=4 => kernel_avx2_rows::<B, 4>(kc, a, b, t, bias, post),
+            _ => kernel_avx2_rows::<B, MR>(kc, a, b, t, bias, post),
+        }
+    }
+}
+
+/// [`kernel_avx2`] for tiles of at most `R` rows: `2 · R` accumulators.
+///
+/// # Safety
+/// As [`kernel_avx2`], with `t.rows <= R`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::needless_range_loop)] // fixed-size register tile, indexed on purpose
+unsafe fn kernel_avx2_rows<B: BRows, const R: usize>(
+    kc: usize,
+    a: *const f32,
+    b: B,
+    t: Tile,
+    bias: &[f32; MR],
+    post: &[Step],
+) {
     use std::arch::x86_64::*;
-    debug_assert!(t.rows >= 1 && t.rows <= MR && t.cols >= 1 && t.cols <= NR);
+    debug_assert!(t.rows >= 1 && t.rows <= R && R <= MR && t.cols >= 1 && t.cols <= NR);
     // Whole 16-column rows are loaded and stored plainly even when the tile has fewer than
     // MR rows: `vmaskmovps` is microcoded on AMD cores (Zen 3: one store per ~12 cycles),
     // and an A whose rows are not a multiple of 6 (32 output channels, a 4-row transposed
@@ -1247,7 +1274,7 @@ unsafe fn kernel_avx2<B: BRows>(
     // SAFETY (whole body): pointer offsets stay within the extents in the contract;
     // masked-off lanes of C are neither read nor written.
     unsafe {
-        let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+        let mut acc = [[_mm256_setzero_ps(); 2]; R];
         if t.first && kc >= 64 {
             // The tile's lines of C are only written, at the end: fetch them for writing
             // now, so that the misses overlap the k loop instead of stalling the stores
@@ -1267,7 +1294,7 @@ unsafe fn kernel_avx2<B: BRows>(
             };
             (0..t.rows).for_each(fetch_row);
         }
-        for r in 0..MR {
+        for r in 0..R {
             let row = t.c.add(r * t.ldc);
             if t.first {
                 let v = _mm256_set1_ps(bias[r]);
@@ -1286,7 +1313,7 @@ unsafe fn kernel_avx2<B: BRows>(
             let (bp, _) = b.row(k);
             let b0 = _mm256_loadu_ps(bp);
             let b1 = _mm256_loadu_ps(bp.add(8));
-            for r in 0..MR {
+            for r in 0..R {
                 let av = _mm256_broadcast_ss(&*ap.add(r));
                 acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
                 acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
@@ -1688,6 +1715,43 @@ mod tests {
                 );
             }
             assert_eq!(t1, t2);
+            // Edge tiles of every row count (the AVX2 kernel computes 2, 4 or 6 rows for
+            // them) and cut columns, from the bias and on top of C: the same bits as the
+            // portable kernel, and nothing outside the tile written.
+            for rows in 1..=MR {
+                for cols in [NR, 9] {
+                    for first in [true, false] {
+                        let start: [f32; MR * NR] = std::array::from_fn(|i| i as f32 * 0.25 - 3.0);
+                        let (mut t1, mut t2) = (start, start);
+                        // SAFETY: full local tiles; the kernels touch only rows × cols.
+                        unsafe {
+                            for (avx, t) in
+                                [(false, &mut t1), (crate::simd::has_avx2_fma(), &mut t2)]
+                            {
+                                kernel(
+                                    avx,
+                                    KC.min(k),
+                                    ap,
+                                    &bp,
+                                    NR,
+                                    t.as_mut_ptr(),
+                                    NR,
+                                    [rows, cols],
+                                    first,
+                                    &bias6,
+                                    &[],
+                                );
+                            }
+                        }
+                        assert_eq!(t1, t2, "{rows} x {cols} tile, first {first}");
+                        for (i, v) in t2.iter().enumerate() {
+                            if i / NR >= rows || i % NR >= cols {
+                                assert_eq!(*v, start[i], "{rows} x {cols}: wrote outside");
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }
