@@ -206,6 +206,7 @@ multiversion! {
 /// The CPU must support AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[allow(clippy::needless_range_loop)] // four vectors, indexed in step on purpose
 unsafe fn exp_sum_32_avx2(c: &mut [f32; 32], max: f32, s8: &mut [f32; 8]) {
     use std::arch::x86_64::*;
     const MAGIC: f32 = 12_582_912.0;
