@@ -1142,6 +1142,12 @@ unsafe fn depthwise(
 /// Tallest kernel the fast depthwise path handles (its row ring is a fixed array).
 const MAX_FAST_KH: usize = 8;
 
+/// Padded planes of up to this many floats (32 KiB, an L1 cache) are padded whole by
+/// [`dw_plane_fast`] instead of one input row at a time into a ring: on the recognizers'
+/// 80-pixel rows, keeping the ring (a division and a few copies per output row) took as
+/// long as the arithmetic.
+const DW_WHOLE_PLANE: usize = 8192;
+
 /// Whether a depthwise conv's geometry suits [`dw_plane_fast`] (given a kernel width it is
 /// specialized for: 3, 5 or 7): dilation 1, horizontal stride 1 or 2, at most
 /// [`MAX_FAST_KH`] kernel rows.
@@ -1177,6 +1183,37 @@ multiversion! {
         let pw = (ow - 1) * sw + K;
         let half = pw.div_ceil(2);
         let row_len = if sw == 2 { 2 * half } else { pw };
+        if h * row_len <= DW_WHOLE_PLANE {
+            // A small plane is padded whole, one input row after another, and each output
+            // row reads its input rows where they lie: no ring to keep per output row.
+            scratch.resize(h * row_len, 0.0);
+            for (buf, row) in scratch.chunks_exact_mut(row_len).zip(src.chunks_exact(w)) {
+                fill_padded(buf, row, r.pl, sw, half);
+            }
+            let padded = &scratch[..];
+            for oy in 0..oh {
+                let top = (oy * sh) as isize - r.pt as isize;
+                let ky_lo = (-top).clamp(0, kh as isize) as usize;
+                let ky_hi = (h as isize - top).clamp(ky_lo as isize, kh as isize) as usize;
+                let first = (top + ky_lo as isize).max(0) as usize;
+                let mut taps: [&[f32]; MAX_FAST_KH] = [&[]; MAX_FAST_KH];
+                // (An output row over padding rows only reads none: `first` may lie past
+                // the last input row then.)
+                let below = &padded[(first * row_len).min(padded.len())..];
+                for (tap, row) in taps.iter_mut().zip(below.chunks_exact(row_len)).take(ky_hi - ky_lo) {
+                    *tap = row;
+                }
+                dw_out_row::<K>(
+                    &mut dst[oy * ow..(oy + 1) * ow],
+                    &taps[..ky_hi - ky_lo],
+                    &kern[ky_lo * K..ky_hi * K],
+                    bias,
+                    sw,
+                    half,
+                );
+            }
+            return;
+        }
         // Slots: one per kernel row (a ring keyed by input row).
         scratch.resize(kh * row_len, 0.0);
         let rows = &mut scratch[..];
@@ -2028,7 +2065,7 @@ mod tests {
     #[test]
     fn depthwise_sums_every_tap_in_order_in_any_geometry() {
         let mut rnd = super::super::xorshift(0x9e37_79b9_7f4a_7c15);
-        let (mut ran, mut five_blocks) = (0, 0);
+        let (mut ran, mut five_blocks, mut ring) = (0, 0, 0);
         for _ in 0..400 {
             let kernel = [1 + rnd(8), 1 + rnd(7)];
             let dilations = [1 + rnd(2) * rnd(2), 1 + rnd(2) * rnd(2)];
@@ -2041,7 +2078,14 @@ mod tests {
             } else {
                 1 + rnd(90)
             };
-            let (n, c, h) = (1 + rnd(2), 1 + rnd(5), 1 + rnd(12));
+            // One case in eight on a plane too large to pad whole (the row ring's path).
+            let big = rnd(8) == 0;
+            let w = if big { 150 + rnd(60) } else { w };
+            let (n, c, h) = (
+                1 + rnd(2),
+                1 + rnd(5),
+                if big { 60 + rnd(40) } else { 1 + rnd(12) },
+            );
             let geo = geometry(kernel, pads, dilations, strides);
             let Ok(r) = geo.resolve(h, w, false) else {
                 continue;
@@ -2049,6 +2093,13 @@ mod tests {
             ran += 1;
             let fast = dw_fast_geometry(&geo) && [3, 5, 7].contains(&kernel[1]);
             five_blocks += usize::from(fast && r.ow.is_multiple_of(DW_FIVE));
+            let pw = (r.ow - 1) * strides[1] + kernel[1];
+            let row_len = if strides[1] == 2 {
+                2 * pw.div_ceil(2)
+            } else {
+                pw
+            };
+            ring += usize::from(fast && h * row_len > DW_WHOLE_PLANE);
             let [kh, kw] = kernel;
             let mut wts = ConvWeights {
                 w: (0..c * kh * kw).map(|i| val(i, 7, 31)).collect(),
@@ -2103,6 +2154,10 @@ mod tests {
         assert!(
             five_blocks >= 3,
             "only {five_blocks} cases with rows in blocks of {DW_FIVE}"
+        );
+        assert!(
+            ring >= 3,
+            "only {ring} fast cases on planes too large to pad whole"
         );
     }
 
