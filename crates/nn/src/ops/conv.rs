@@ -445,14 +445,8 @@ impl Conv {
             let xd: &[f32] = xde.as_deref().unwrap_or(xd);
             let threads = super::threads();
             let per_image = n * g;
-            // Tiles of equal width (in whole panels): 480 pixels as 240 + 240, not
-            // 256 + 224, so that threads taking one tile each finish together.
-            let tile = npix
-                .div_ceil(npix.div_ceil(TILE_N).max(1))
-                .div_ceil(NR)
-                .max(1)
-                * NR;
-            let ntiles = npix.div_ceil(tile);
+            let ntiles = pixel_tiles(npix, threads);
+            let tile_px = |ti: usize| tile_start(ti, ntiles, npix);
             // Split output channels too when pixel tiles alone cannot feed the threads.
             let mb = row_block(cout_g, per_image * ntiles, threads);
             let mblocks = cout_g.div_ceil(mb);
@@ -465,8 +459,8 @@ impl Conv {
                 let mbi = rest % mblocks;
                 let img = rest / mblocks;
                 let (b, gi) = (img / g, img % g);
-                let p0 = ti * tile;
-                let pn = tile.min(npix - p0);
+                let p0 = tile_px(ti);
+                let pn = tile_px(ti + 1) - p0;
                 let m0 = mbi * mb;
                 let mn = mb.min(cout_g - m0);
                 let xin =
@@ -525,6 +519,26 @@ impl Conv {
             }
         }
     }
+}
+
+/// How many pixel tiles a GEMM conv over `npix` output pixels takes: tiles of (nearly)
+/// equal width in whole panels, at most [`TILE_N`] pixels, so that 480 pixels go as
+/// 240 + 240, not 256 + 224, and threads taking one tile each finish together. Where there
+/// are more tiles than threads, their count is a multiple of the threads: 3600 pixels
+/// (v6 det's 60² maps) as 16 tiles of 14–15 panels, not 15 of 15, of which one thread took
+/// 8 and the other 7 (such a conv alone 0.94 of its time at two threads).
+fn pixel_tiles(npix: usize, threads: usize) -> usize {
+    let mut ntiles = npix.div_ceil(TILE_N).max(1);
+    if threads > 1 && ntiles > threads {
+        ntiles = ntiles.next_multiple_of(threads);
+    }
+    ntiles.min(npix.div_ceil(NR).max(1))
+}
+
+/// First pixel of tile `ti` of [`pixel_tiles`]'s `ntiles` (`ti = ntiles`: `npix`): tile `ti`
+/// holds panels `ti·P/ntiles` up to `(ti + 1)·P/ntiles` of the `P` panels.
+fn tile_start(ti: usize, ntiles: usize, npix: usize) -> usize {
+    (ti * npix.div_ceil(NR) / ntiles * NR).min(npix)
 }
 
 thread_local! {
@@ -2011,6 +2025,96 @@ mod tests {
     /// 1×1 convs of batches of 1×1 maps (`pointwise_vectors`): every image, every output
     /// channel, input lengths around the 16-lane blocks, the bias and the chain applied;
     /// against the reference within roundings (the dot products sum in 16 lanes).
+    /// Pixel tiles cover every pixel once, in whole panels of at most `TILE_N` pixels,
+    /// their widths differ by at most a panel, and where there are more tiles than
+    /// threads their count is a multiple of the threads.
+    #[test]
+    fn pixel_tiles_are_even_and_feed_every_thread() {
+        assert_eq!(pixel_tiles(3600, 2), 16);
+        assert_eq!(pixel_tiles(3600, 1), 15);
+        assert_eq!(pixel_tiles(480, 2), 2);
+        for threads in [1, 2, 3, 4] {
+            for npix in (1..6000).step_by(7).chain([240, 480, 900, 3600, 14400]) {
+                let n = pixel_tiles(npix, threads);
+                let fewest = npix.div_ceil(TILE_N);
+                if fewest > threads {
+                    assert_eq!(
+                        n % threads,
+                        0,
+                        "{npix} pixels, {threads} threads: {n} tiles"
+                    );
+                }
+                let widths: Vec<usize> = (0..n)
+                    .map(|t| {
+                        let (a, b) = (tile_start(t, n, npix), tile_start(t + 1, n, npix));
+                        assert!(
+                            a % NR == 0 && b > a && b - a <= TILE_N,
+                            "{npix}/{n}: tile {t}"
+                        );
+                        b - a
+                    })
+                    .collect();
+                assert_eq!((tile_start(0, n, npix), tile_start(n, n, npix)), (0, npix));
+                let full: Vec<_> = widths[..n - 1].iter().collect();
+                if let (Some(lo), Some(hi)) = (full.iter().min(), full.iter().max()) {
+                    assert!(**hi - **lo <= NR, "{npix} pixels in {n} tiles: {widths:?}");
+                }
+            }
+        }
+    }
+
+    /// A 1×1 conv through the GEMM path on maps of 3600 and 900 pixels (15 and 4 tiles
+    /// on one thread, 16 on two, 15 on three): on every pool size the bits of the bias
+    /// followed by each input channel's fused multiply-add in order.
+    #[test]
+    fn gemm_convs_have_the_same_bits_on_any_pool() {
+        let (c, cout) = (40, 20);
+        let mut wts = ConvWeights {
+            w: (0..cout * c).map(|i| val(i, 7, 31)).collect(),
+            bias: (0..cout).map(|i| val(i, 3, 11)).collect(),
+            cout,
+            cin_g: c,
+            packed: vec![],
+            winograd: vec![],
+            winograd4: vec![],
+        };
+        wts.pack(1).unwrap();
+        let conv = Conv {
+            geo: geometry([1, 1], [0, 0, 0, 0], [1, 1], [1, 1]),
+            group: 1,
+            weights: Some(wts.clone()),
+            post: Vec::new(),
+        };
+        for side in [60, 30] {
+            let npix = side * side;
+            let x: Vec<f32> = (0..c * npix).map(|i| val(i, 13, 97)).collect();
+            let want: Vec<u32> = (0..cout * npix)
+                .map(|i| {
+                    let (o, p) = (i / npix, i % npix);
+                    (0..c)
+                        .fold(wts.bias[o], |a, k| {
+                            wts.w[o * c + k].mul_add(x[k * npix + p], a)
+                        })
+                        .to_bits()
+                })
+                .collect();
+            let xt = Tensor::F32(f32_array(&[1, c, side, side], x));
+            for threads in [1, 2, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let got = pool
+                    .install(|| conv.run(&[Input::Ref(&xt)], &mut BufPool::default()))
+                    .unwrap()
+                    .into_f32()
+                    .unwrap();
+                let bits: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
+                assert!(bits == want, "{side}², {threads} threads");
+            }
+        }
+    }
+
     #[test]
     fn one_pixel_batches_match_the_reference() {
         for (n, c, cout) in [
