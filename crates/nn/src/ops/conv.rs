@@ -2022,9 +2022,6 @@ mod tests {
         assert!(ran >= 150, "only {ran} geometries fit their inputs");
     }
 
-    /// 1×1 convs of batches of 1×1 maps (`pointwise_vectors`): every image, every output
-    /// channel, input lengths around the 16-lane blocks, the bias and the chain applied;
-    /// against the reference within roundings (the dot products sum in 16 lanes).
     /// Pixel tiles cover every pixel once, in whole panels of at most `TILE_N` pixels,
     /// their widths differ by at most a panel, and where there are more tiles than
     /// threads their count is a multiple of the threads.
@@ -2115,6 +2112,9 @@ mod tests {
         }
     }
 
+    /// 1×1 convs of batches of 1×1 maps (`pointwise_vectors`): every image, every output
+    /// channel, input lengths around the 16-lane blocks, the bias and the chain applied;
+    /// against the reference within roundings (the dot products sum in 16 lanes).
     #[test]
     fn one_pixel_batches_match_the_reference() {
         for (n, c, cout) in [
