@@ -2065,37 +2065,16 @@ mod tests {
     /// followed by each input channel's fused multiply-add in order.
     #[test]
     fn gemm_convs_have_the_same_bits_on_any_pool() {
-        let (c, cout) = (40, 20);
-        let mut wts = ConvWeights {
-            w: (0..cout * c).map(|i| val(i, 7, 31)).collect(),
-            bias: (0..cout).map(|i| val(i, 3, 11)).collect(),
-            cout,
-            cin_g: c,
-            packed: vec![],
-            winograd: vec![],
-            winograd4: vec![],
-        };
-        wts.pack(1).unwrap();
-        let conv = Conv {
-            geo: geometry([1, 1], [0, 0, 0, 0], [1, 1], [1, 1]),
-            group: 1,
-            weights: Some(wts.clone()),
-            post: Vec::new(),
-        };
         for side in [60, 30] {
-            let npix = side * side;
-            let x: Vec<f32> = (0..c * npix).map(|i| val(i, 13, 97)).collect();
-            let want: Vec<u32> = (0..cout * npix)
-                .map(|i| {
-                    let (o, p) = (i / npix, i % npix);
-                    (0..c)
-                        .fold(wts.bias[o], |a, k| {
-                            wts.w[o * c + k].mul_add(x[k * npix + p], a)
-                        })
-                        .to_bits()
-                })
-                .collect();
-            let xt = Tensor::F32(f32_array(&[1, c, side, side], x));
+            let case = (40, 20, side, side, [1, 1], [0; 4], [1, 1], [1, 1]);
+            let (wts, geo, _, x, want) = case_data(&case);
+            let conv = Conv {
+                geo,
+                group: 1,
+                weights: Some(wts),
+                post: Vec::new(),
+            };
+            let xt = Tensor::F32(f32_array(&[1, 40, side, side], x));
             for threads in [1, 2, 3] {
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(threads)
@@ -2106,8 +2085,7 @@ mod tests {
                     .unwrap()
                     .into_f32()
                     .unwrap();
-                let bits: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
-                assert!(bits == want, "{side}², {threads} threads");
+                assert_same_bits(&case, got.as_slice().unwrap(), &want);
             }
         }
     }
