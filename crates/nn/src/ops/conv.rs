@@ -1206,10 +1206,7 @@ multiversion! {
             }
             let padded = &scratch[..];
             for oy in 0..oh {
-                let top = (oy * sh) as isize - r.pt as isize;
-                let ky_lo = (-top).clamp(0, kh as isize) as usize;
-                let ky_hi = (h as isize - top).clamp(ky_lo as isize, kh as isize) as usize;
-                let first = (top + ky_lo as isize).max(0) as usize;
+                let (ky_lo, ky_hi, first) = dw_kernel_rows(oy, sh, r.pt, kh, h);
                 let mut taps: [&[f32]; MAX_FAST_KH] = [&[]; MAX_FAST_KH];
                 // (An output row over padding rows only reads none: `first` may lie past
                 // the last input row then.)
@@ -1233,15 +1230,8 @@ multiversion! {
         let rows = &mut scratch[..];
         let mut slot_row = [usize::MAX; MAX_FAST_KH];
         for oy in 0..oh {
-            // The kernel rows over input rows inside the plane: one run `ky_lo..ky_hi`.
-            // Kernel rows over padding rows are left out: they add only zeros (±0, which
-            // leaves every sum as it is), and on small planes they are most of the work
-            // (cls's 5×5 depthwise on 2-row planes: 3 of 5 rows).
-            let top = (oy * sh) as isize - r.pt as isize;
-            let ky_lo = (-top).clamp(0, kh as isize) as usize;
-            let ky_hi = (h as isize - top).clamp(ky_lo as isize, kh as isize) as usize;
+            let (ky_lo, ky_hi, first) = dw_kernel_rows(oy, sh, r.pt, kh, h);
             let n = ky_hi - ky_lo;
-            let first = (top + ky_lo as isize).max(0) as usize;
             // Input row `iy` lives in ring slot `iy % kh`: one division per output row, then
             // steps (a division per kernel row, twice, was most of the time outside the
             // arithmetic on the recognizers' 80-pixel planes). `kh ≥ 1` on this path.
@@ -1275,6 +1265,19 @@ multiversion! {
             );
         }
     }
+}
+
+/// The kernel rows of output row `oy` that lie over input rows inside the plane, one run
+/// `ky_lo..ky_hi`, and the input row the first of them reads (`first`; past the last input
+/// row when the run is empty). Kernel rows over padding rows are left out: they add only
+/// zeros (±0, which leaves every sum as it is), and on small planes they are most of the
+/// work (cls's 5×5 depthwise on 2-row planes: 3 of 5 rows).
+#[inline(always)]
+fn dw_kernel_rows(oy: usize, sh: usize, pt: usize, kh: usize, h: usize) -> (usize, usize, usize) {
+    let top = (oy * sh) as isize - pt as isize;
+    let ky_lo = (-top).clamp(0, kh as isize) as usize;
+    let ky_hi = (h as isize - top).clamp(ky_lo as isize, kh as isize) as usize;
+    (ky_lo, ky_hi, (top + ky_lo as isize).max(0) as usize)
 }
 
 /// Output pixels summed per register block in [`dw_out_row`]: four AVX2 vectors, so that
