@@ -23,27 +23,39 @@ pub(crate) fn exp_nonpos(x: f32) -> f32 {
 /// bound by their count (a 40 × 18710 softmax 0.92 of before with `exp_nonpos`).
 #[inline(always)]
 fn exp_reduced(x: f32) -> f32 {
-    const LOG2E: f32 = std::f32::consts::LOG2_E;
-    // Round-to-nearest via the 1.5*2^23 trick: SSE2-friendly, no libm `round`.
-    const MAGIC: f32 = 12_582_912.0;
-    let t = x.mul_add(LOG2E, MAGIC);
-    let n = t - MAGIC;
+    let t = x.mul_add(std::f32::consts::LOG2_E, EXP_MAGIC);
+    let n = t - EXP_MAGIC;
     // x - n·ln 2, with ln 2 split in two so that the first product is exact.
-    let r = n.mul_add(-0.693_359_4, x);
-    let r = n.mul_add(2.121_944_4e-4, r);
-    let mut p = 1.987_569_1e-4f32;
-    p = p.mul_add(r, 1.398_199_9e-3);
-    p = p.mul_add(r, 8.333_452e-3);
-    p = p.mul_add(r, 4.166_579_6e-2);
-    p = p.mul_add(r, 1.666_666_5e-1);
-    p = p.mul_add(r, 0.5);
+    let r = n.mul_add(EXP_LN2[0], x);
+    let r = n.mul_add(EXP_LN2[1], r);
+    let mut p = EXP_POLY[0];
+    for c in &EXP_POLY[1..] {
+        p = p.mul_add(r, *c);
+    }
     let p = (p * r).mul_add(r, r) + 1.0;
     // n is in [-126, 127], and t = 1.5·2^23 + n holds it in its low bits: shifted into the
     // exponent field and biased by 127 they give 2^n (MAGIC's own bits shift out, so they
     // fold into the one constant).
-    let bits = (t.to_bits() << 23).wrapping_add(127u32.wrapping_sub(MAGIC.to_bits()) << 23);
-    p * f32::from_bits(bits)
+    p * f32::from_bits((t.to_bits() << 23).wrapping_add(EXP_BIAS))
 }
+
+/// [`exp_reduced`]'s constants, shared with the AVX2 softmax step that computes the same
+/// operations four vectors at a time (`reduce::exp_sum_32_avx2`). Round-to-nearest via the
+/// 1.5·2^23 trick: SSE2-friendly, no libm `round`.
+pub(crate) const EXP_MAGIC: f32 = 12_582_912.0;
+/// −ln 2 as a high part (exact products with n) and a low part.
+pub(crate) const EXP_LN2: [f32; 2] = [-0.693_359_4, 2.121_944_4e-4];
+/// The polynomial in r, highest coefficient first (Horner).
+pub(crate) const EXP_POLY: [f32; 6] = [
+    1.987_569_1e-4,
+    1.398_199_9e-3,
+    8.333_452e-3,
+    4.166_579_6e-2,
+    1.666_666_5e-1,
+    0.5,
+];
+/// Added to `t`'s bits shifted into the exponent field: 2^n's bias, less MAGIC's own bits.
+pub(crate) const EXP_BIAS: u32 = 127u32.wrapping_sub(EXP_MAGIC.to_bits()) << 23;
 
 #[inline(always)]
 pub(crate) fn sigmoid(x: f32) -> f32 {

@@ -208,14 +208,14 @@ multiversion! {
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::needless_range_loop)] // four vectors, indexed in step on purpose
 unsafe fn exp_sum_32_avx2(c: &mut [f32; 32], max: f32, s8: &mut [f32; 8]) {
+    use math::{EXP_BIAS, EXP_LN2, EXP_MAGIC, EXP_POLY};
     use std::arch::x86_64::*;
-    const MAGIC: f32 = 12_582_912.0;
     let p = c.as_mut_ptr();
     // SAFETY: four 8-float loads and stores inside `c`, eight inside `s8`.
     unsafe {
         let m = _mm256_set1_ps(max);
         let lo = _mm256_set1_ps(-87.0);
-        let magic = _mm256_set1_ps(MAGIC);
+        let magic = _mm256_set1_ps(EXP_MAGIC);
         let mut x = [_mm256_setzero_ps(); 4];
         let mut t = x;
         let mut r = x;
@@ -230,24 +230,24 @@ unsafe fn exp_sum_32_avx2(c: &mut [f32; 32], max: f32, s8: &mut [f32; 8]) {
         }
         for j in 0..4 {
             let n = _mm256_sub_ps(t[j], magic);
-            r[j] = _mm256_fmadd_ps(n, _mm256_set1_ps(-0.693_359_4), x[j]);
-            r[j] = _mm256_fmadd_ps(n, _mm256_set1_ps(2.121_944_4e-4), r[j]);
+            r[j] = _mm256_fmadd_ps(n, _mm256_set1_ps(EXP_LN2[0]), x[j]);
+            r[j] = _mm256_fmadd_ps(n, _mm256_set1_ps(EXP_LN2[1]), r[j]);
         }
         for j in 0..4 {
             q[j] = _mm256_fmadd_ps(
-                _mm256_set1_ps(1.987_569_1e-4),
+                _mm256_set1_ps(EXP_POLY[0]),
                 r[j],
-                _mm256_set1_ps(1.398_199_9e-3),
+                _mm256_set1_ps(EXP_POLY[1]),
             );
         }
-        for coef in [8.333_452e-3f32, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
-            let k = _mm256_set1_ps(coef);
+        for coef in &EXP_POLY[2..] {
+            let k = _mm256_set1_ps(*coef);
             for j in 0..4 {
                 q[j] = _mm256_fmadd_ps(q[j], r[j], k);
             }
         }
         let one = _mm256_set1_ps(1.0);
-        let bias = _mm256_set1_epi32((127u32.wrapping_sub(MAGIC.to_bits()) << 23) as i32);
+        let bias = _mm256_set1_epi32(EXP_BIAS as i32);
         let mut sum = _mm256_loadu_ps(s8.as_ptr());
         for j in 0..4 {
             let poly = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(q[j], r[j]), r[j], r[j]), one);
