@@ -16,6 +16,7 @@
 //!   maps at least 112 wide F(4×4, 3×3) ([`super::winograd4`]), 4× fewer, on every CPU;
 //!   not the bits of the paths above, but within a few roundings of them.
 
+use super::dw_pair;
 use super::elementwise::{apply_chain, Chain};
 use super::Input;
 use crate::exec::BufPool;
@@ -1156,6 +1157,14 @@ unsafe fn depthwise(
 /// Tallest kernel the fast depthwise path handles (its row ring is a fixed array).
 const MAX_FAST_KH: usize = 8;
 
+/// Tallest vertical stride at which [`dw_plane_fast`] sums two output rows at a time
+/// ([`super::dw_pair`]).
+const MAX_PAIR_STRIDE: usize = 2;
+
+/// Most input rows one step of [`dw_plane_fast`] reads: a row pair's.
+const MAX_STEP_ROWS: usize = MAX_FAST_KH + MAX_PAIR_STRIDE;
+const _: () = assert!(MAX_STEP_ROWS <= dw_pair::MAX_ROWS);
+
 /// Padded planes of up to this many floats (32 KiB, an L1 cache) are padded whole by
 /// [`dw_plane_fast`] instead of one input row at a time into a ring: on the recognizers'
 /// 80-pixel rows, keeping the ring (a division and a few copies per output row) took as
@@ -1197,6 +1206,16 @@ multiversion! {
         let pw = (ow - 1) * sw + K;
         let half = pw.div_ceil(2);
         let row_len = if sw == 2 { 2 * half } else { pw };
+        // Two output rows at a time where their kernels overlap (see `dw_pair`).
+        let pairs = sw == 1 && sh <= MAX_PAIR_STRIDE && sh < kh && dw_pair::fits(ow);
+        // Whether output row `oy` and the next both lie over `kh` input rows.
+        let full_pair = |oy: usize| {
+            pairs && oy + 1 < oh && {
+                let (lo, hi, _) = dw_kernel_rows(oy, sh, r.pt, kh, h);
+                let (lo1, hi1, _) = dw_kernel_rows(oy + 1, sh, r.pt, kh, h);
+                lo == 0 && hi == kh && lo1 == 0 && hi1 == kh
+            }
+        };
         if h * row_len <= DW_WHOLE_PLANE {
             // A small plane is padded whole, one input row after another, and each output
             // row reads its input rows where they lie: no ring to keep per output row.
@@ -1205,39 +1224,52 @@ multiversion! {
                 fill_padded(buf, row, r.pl, sw, half);
             }
             let padded = &scratch[..];
-            for oy in 0..oh {
+            let mut oy = 0;
+            while oy < oh {
                 let (ky_lo, ky_hi, first) = dw_kernel_rows(oy, sh, r.pt, kh, h);
-                let mut taps: [&[f32]; MAX_FAST_KH] = [&[]; MAX_FAST_KH];
+                let mut taps: [&[f32]; MAX_STEP_ROWS] = [&[]; MAX_STEP_ROWS];
+                let pair = full_pair(oy);
+                let n = if pair { kh + sh } else { ky_hi - ky_lo };
                 // (An output row over padding rows only reads none: `first` may lie past
                 // the last input row then.)
                 let below = &padded[(first * row_len).min(padded.len())..];
-                for (tap, row) in taps.iter_mut().zip(below.chunks_exact(row_len)).take(ky_hi - ky_lo) {
+                for (tap, row) in taps.iter_mut().zip(below.chunks_exact(row_len)).take(n) {
                     *tap = row;
+                }
+                if pair {
+                    let (out0, out1) = dst[oy * ow..(oy + 2) * ow].split_at_mut(ow);
+                    dw_pair::rows2::<K>(out0, out1, &taps[..n], kern, bias, sh);
+                    oy += 2;
+                    continue;
                 }
                 dw_out_row::<K>(
                     &mut dst[oy * ow..(oy + 1) * ow],
-                    &taps[..ky_hi - ky_lo],
+                    &taps[..n],
                     &kern[ky_lo * K..ky_hi * K],
                     bias,
                     sw,
                     half,
                 );
+                oy += 1;
             }
             return;
         }
-        // Slots: one per kernel row (a ring keyed by input row).
-        scratch.resize(kh * row_len, 0.0);
+        // Slots: one per input row a step reads (a ring keyed by input row).
+        let slots = if pairs { kh + sh } else { kh };
+        scratch.resize(slots * row_len, 0.0);
         let rows = &mut scratch[..];
-        let mut slot_row = [usize::MAX; MAX_FAST_KH];
-        for oy in 0..oh {
+        let mut slot_row = [usize::MAX; MAX_STEP_ROWS];
+        let mut oy = 0;
+        while oy < oh {
             let (ky_lo, ky_hi, first) = dw_kernel_rows(oy, sh, r.pt, kh, h);
-            let n = ky_hi - ky_lo;
-            // Input row `iy` lives in ring slot `iy % kh`: one division per output row, then
+            let pair = full_pair(oy);
+            let n = if pair { kh + sh } else { ky_hi - ky_lo };
+            // Input row `iy` lives in ring slot `iy % slots`: one division per step, then
             // steps (a division per kernel row, twice, was most of the time outside the
             // arithmetic on the recognizers' 80-pixel planes). `kh ≥ 1` on this path.
-            let slot0 = first % kh;
-            let next = |slot: usize| if slot + 1 == kh { 0 } else { slot + 1 };
-            // Bring this output row's input rows into the ring.
+            let slot0 = first % slots;
+            let next = |slot: usize| if slot + 1 == slots { 0 } else { slot + 1 };
+            // Bring this step's input rows into the ring.
             let mut slot = slot0;
             for iy in first..first + n {
                 if slot_row[slot] != iy {
@@ -1247,11 +1279,17 @@ multiversion! {
                 }
                 slot = next(slot);
             }
-            let mut taps: [&[f32]; MAX_FAST_KH] = [&[]; MAX_FAST_KH];
+            let mut taps: [&[f32]; MAX_STEP_ROWS] = [&[]; MAX_STEP_ROWS];
             let mut slot = slot0;
             for tap in &mut taps[..n] {
                 *tap = &rows[slot * row_len..(slot + 1) * row_len];
                 slot = next(slot);
+            }
+            if pair {
+                let (out0, out1) = dst[oy * ow..(oy + 2) * ow].split_at_mut(ow);
+                dw_pair::rows2::<K>(out0, out1, &taps[..n], kern, bias, sh);
+                oy += 2;
+                continue;
             }
             // Their weights are one slice of the kernel.
             let kern_rows = &kern[ky_lo * K..ky_hi * K];
@@ -1263,6 +1301,7 @@ multiversion! {
                 sw,
                 half,
             );
+            oy += 1;
         }
     }
 }
