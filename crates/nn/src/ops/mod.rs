@@ -7,6 +7,7 @@ pub(crate) mod bands;
 pub(crate) mod concat;
 pub(crate) mod conv;
 pub(crate) mod convt;
+mod depthwise;
 mod dw_pair;
 pub(crate) mod elementwise;
 pub(crate) mod math;
