@@ -64,17 +64,42 @@ pub(super) fn rows2<const K: usize>(
     }
     let (o0, o1) = (out0.as_mut_ptr(), out1.as_mut_ptr());
     let ptrs = &ptrs[..rows.len()];
-    // SAFETY: AVX2 and FMA are present (`fits`); every block below reads columns
+    // SAFETY: AVX2 and FMA are present (`fits`); every block of `row_pair` reads columns
     // `ox..ox + width + K - 1` of each row and writes `ox..ox + width` of both outputs with
     // `ox + width ≤ n`, inside the lengths asserted above; `out0` and `out1` are distinct
     // `&mut` slices.
     #[cfg(target_arch = "x86_64")]
     unsafe {
+        row_pair::<K>(o0, o1, ptrs, kern.as_ptr(), bias, sh, n)
+    };
+    // (`fits` is false off x86-64, so the asserts above have already panicked there.)
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (o0, o1, ptrs, bias);
+}
+
+/// Both output rows of [`rows2`], `n` pixels, in blocks: one dispatched call per row pair,
+/// the blocks inlined into it (a call per block cost a 3×3 kernel's load savings).
+///
+/// # Safety
+/// As [`block2`] for every block: `ox + width ≤ n` throughout.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn row_pair<const K: usize>(
+    o0: *mut f32,
+    o1: *mut f32,
+    rows: &[*const f32],
+    kern: *const f32,
+    bias: f32,
+    sh: usize,
+    n: usize,
+) {
+    // SAFETY: forwarded contract; every block lies within the row's `n` pixels.
+    unsafe {
         let block = |ox: usize, v: usize| match v {
-            5 => block2::<K, 5>(o0, o1, ptrs, kern.as_ptr(), bias, sh, ox),
-            4 => block2::<K, 4>(o0, o1, ptrs, kern.as_ptr(), bias, sh, ox),
-            2 => block2::<K, 2>(o0, o1, ptrs, kern.as_ptr(), bias, sh, ox),
-            _ => block2::<K, 1>(o0, o1, ptrs, kern.as_ptr(), bias, sh, ox),
+            5 => block2::<K, 5>(o0, o1, rows, kern, bias, sh, ox),
+            4 => block2::<K, 4>(o0, o1, rows, kern, bias, sh, ox),
+            2 => block2::<K, 2>(o0, o1, rows, kern, bias, sh, ox),
+            _ => block2::<K, 1>(o0, o1, rows, kern, bias, sh, ox),
         };
         // Rows of a multiple of 40 (the recognizers' 80) in 5-vector blocks; others in
         // blocks of 4 vectors, then 2, then 1, and the tail as one more block ending at the
@@ -95,9 +120,6 @@ pub(super) fn rows2<const K: usize>(
             block(n - LANES, 1);
         }
     }
-    // (`fits` is false off x86-64, so the asserts above have already panicked there.)
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (o0, o1, ptrs, bias);
 }
 
 /// `V` vectors of both output rows of [`rows2`] from column `ox`: input rows `0..sh` feed
@@ -109,6 +131,7 @@ pub(super) fn rows2<const K: usize>(
 /// `(rows.len() - sh) · K`; `o0` and `o1` writable for `ox + 8V` floats and not aliased.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 #[allow(clippy::needless_range_loop)] // fixed-size register blocks, indexed on purpose
 unsafe fn block2<const K: usize, const V: usize>(
     o0: *mut f32,
