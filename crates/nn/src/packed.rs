@@ -1275,13 +1275,17 @@ unsafe fn kernel_avx2_rows<B: BRows, const R: usize>(
     // masked-off lanes of C are neither read nor written.
     unsafe {
         let mut acc = [[_mm256_setzero_ps(); 2]; R];
-        if t.first && kc >= 64 {
+        if t.first && kc >= 32 {
             // The tile's lines of C are only written, at the end: fetch them for writing
             // now, so that the misses overlap the k loop instead of stalling the stores
-            // (15 % of a 320-row MatMul whose C is larger than L2). Not before a short k
-            // loop (a 1×1 conv over 16–48 channels), which cannot hide them and to whose
-            // few hundred instructions they add a dozen: without them cls ran in 0.983 of
-            // the time, v4 det 0.992, a 16 → 32 1×1 conv at 480² 0.976. Only this tile's own
+            // (15 % of a 320-row MatMul whose C is larger than L2). Not before a k loop
+            // under 32 steps (a 1×1 conv over 16–24 channels), which cannot hide them and to
+            // whose few hundred instructions they add a dozen: without them cls ran in 0.983
+            // of the time, v4 det 0.992, a 16 → 32 1×1 conv at 480² 0.976. 48 steps do hide
+            // them: v6 det's 48 → 96 1×1 conv at 240², whose 22 MB output is written cold,
+            // took 16.3 ms without them and 11.6 with them on a Zen 3 VM (v6 det 0.976,
+            // 25 of 30 alternated runs faster; the models without such convs unchanged,
+            // twentieth session). Only this tile's own
             // lines: also fetching the tile below for short k loops (0.96 of before on a
             // Zen 3 VM) cost up to twice the time on a Zen 1 VM, where the last panel's
             // tile below lies past the end of C and such a prefetch is slow; without it
