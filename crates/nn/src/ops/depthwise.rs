@@ -137,6 +137,19 @@ multiversion! {
                 lo == 0 && hi == kh && lo1 == 0 && hi1 == kh
             }
         };
+        // Sums output row `oy` (and `oy + 1` for a full pair) from the input rows `taps`
+        // its kernel rows `ky` read; returns how many output rows it wrote.
+        let mut emit = |oy: usize, taps: &[&[f32]], pair: bool, ky: std::ops::Range<usize>| {
+            if pair {
+                let (out0, out1) = dst[oy * ow..(oy + 2) * ow].split_at_mut(ow);
+                dw_pair::rows2::<K>(out0, out1, taps, kern, bias, sh);
+                2
+            } else {
+                let out = &mut dst[oy * ow..(oy + 1) * ow];
+                dw_out_row::<K>(out, taps, &kern[ky.start * K..ky.end * K], bias, sw, half);
+                1
+            }
+        };
         if h * row_len <= DW_WHOLE_PLANE {
             // A small plane is padded whole, one input row after another, and each output
             // row reads its input rows where they lie: no ring to keep per output row.
@@ -157,21 +170,7 @@ multiversion! {
                 for (tap, row) in taps.iter_mut().zip(below.chunks_exact(row_len)).take(n) {
                     *tap = row;
                 }
-                if pair {
-                    let (out0, out1) = dst[oy * ow..(oy + 2) * ow].split_at_mut(ow);
-                    dw_pair::rows2::<K>(out0, out1, &taps[..n], kern, bias, sh);
-                    oy += 2;
-                    continue;
-                }
-                dw_out_row::<K>(
-                    &mut dst[oy * ow..(oy + 1) * ow],
-                    &taps[..n],
-                    &kern[ky_lo * K..ky_hi * K],
-                    bias,
-                    sw,
-                    half,
-                );
-                oy += 1;
+                oy += emit(oy, &taps[..n], pair, ky_lo..ky_hi);
             }
             return;
         }
@@ -206,23 +205,7 @@ multiversion! {
                 *tap = &rows[slot * row_len..(slot + 1) * row_len];
                 slot = next(slot);
             }
-            if pair {
-                let (out0, out1) = dst[oy * ow..(oy + 2) * ow].split_at_mut(ow);
-                dw_pair::rows2::<K>(out0, out1, &taps[..n], kern, bias, sh);
-                oy += 2;
-                continue;
-            }
-            // Their weights are one slice of the kernel.
-            let kern_rows = &kern[ky_lo * K..ky_hi * K];
-            dw_out_row::<K>(
-                &mut dst[oy * ow..(oy + 1) * ow],
-                &taps[..n],
-                kern_rows,
-                bias,
-                sw,
-                half,
-            );
-            oy += 1;
+            oy += emit(oy, &taps[..n], pair, ky_lo..ky_hi);
         }
     }
 }
