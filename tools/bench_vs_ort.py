@@ -43,6 +43,10 @@ import time
 import numpy as np
 import onnxruntime as ort
 
+# The `bench_shapes … serve` client, shared with tools/ab_pairs.py (this file's directory is on
+# sys.path when it runs as a script).
+from ab_pairs import Server
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 
@@ -97,13 +101,10 @@ def time_pairs(exe, path, shape, threads, pairs):
     sess = ort_session(path, threads)
     name = sess.get_inputs()[0].name
     x = np.random.default_rng(0).uniform(-1, 1, size=shape).astype(np.float32)
-    w = subprocess.Popen([exe, path, ",".join(map(str, shape)), str(threads), "serve"],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    w = Server(exe, path, ",".join(map(str, shape)), threads)
 
     def wenzi_run():
-        w.stdin.write("1\n")
-        w.stdin.flush()
-        return json.loads(w.stdout.readline())[0]
+        return w.runs(1)[0]
 
     try:
         sess.run(None, {name: x})
@@ -117,8 +118,7 @@ def time_pairs(exe, path, shape, threads, pairs):
             time.sleep(0.2)
             w_t.append(wenzi_run())
     finally:
-        w.stdin.close()
-        w.wait()
+        w.close()
     return o_t, w_t
 
 
